@@ -1,0 +1,51 @@
+"""Shared CLI helpers: consoles, settings with ``--home``, JSON output, progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ponder.config import Settings, load_settings
+
+console = Console()
+console_err = Console(stderr=True)
+_home: str | None = None
+
+
+def set_home(home: str | None) -> None:
+    global _home
+    _home = home
+
+
+def settings(**overrides: Any) -> Settings:
+    return load_settings(home=_home, **overrides)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def progress_bar(*extra_columns: Any, transient: bool = False) -> Progress:
+    """A Rich progress bar on stderr (stdout stays clean for ``--json``)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra_columns,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console_err,
+        transient=transient,
+    )

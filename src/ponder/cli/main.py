@@ -1,0 +1,68 @@
+"""The ``ponder`` command. Each command group lives in its own module under ``ponder.cli``
+and registers itself through ``register(app)``; add a module name to ``COMMAND_MODULES``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from ponder.cli.common import console_err, set_home
+from ponder.errors import PonderError
+
+COMMAND_MODULES = ["ingest", "search", "collections", "generate"]
+
+app = typer.Typer(
+    name="ponder",
+    help="Local-first toolkit for LLM applications: ingest, search, ask, generate, evaluate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    home: str | None = typer.Option(
+        None, "--home", help="Folder holding the collections (default: $PONDER_HOME)."
+    ),
+) -> None:
+    set_home(home)
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"ponder.cli.{_name}")
+    except ModuleNotFoundError as e:  # a command module not written yet
+        if e.name != f"ponder.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    """Entry point: run the app; a ``PonderError`` becomes one red line and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except PonderError as e:
+        console_err.print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console_err.print("[yellow]interrupted[/]: work committed so far is kept")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

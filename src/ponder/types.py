@@ -1,6 +1,6 @@
 """Typed records passed between Ponder's stages.
 
-    loader ──► LoadedDocument(blocks) ──► chunker ──► Chunk ──► store ──► Hit
+loader ──► LoadedDocument(blocks) ──► chunker ──► Chunk ──► store ──► Hit
 """
 
 from __future__ import annotations

@@ -11,10 +11,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from ponder.config import Settings, load_settings
 
@@ -49,3 +52,24 @@ def progress_bar(*extra_columns: Any, transient: bool = False) -> Progress:
         console=console_err,
         transient=transient,
     )
+
+
+class RateColumn(ProgressColumn):
+    """Items per second of a task (e.g. chunks/s), blank until measured."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:6.1f}/s" if speed else "", style="cyan")
+
+
+def setup_logging() -> None:
+    """Show Ponder's one-line notices (stale index rebuilt, fallbacks) on stderr."""
+    import logging
+
+    log = logging.getLogger("ponder")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("notice: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ponder.cli.common import console_err, set_home
+from ponder.cli.common import console_err, set_home, setup_logging
 from ponder.errors import PonderError
 
 COMMAND_MODULES = ["ingest", "search", "collections", "generate"]
@@ -29,6 +29,7 @@ def _root(
     ),
 ) -> None:
     set_home(home)
+    setup_logging()
 
 
 for _name in COMMAND_MODULES:

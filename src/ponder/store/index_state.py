@@ -1,0 +1,165 @@
+"""Keeping a derived vector index in step with the catalog.
+
+On disk a collection's index is ``index.faiss`` plus ``index.json``, which records the catalog
+version it covers, the number of vectors and the index settings. On open:
+
+- the file covers the current version: it is used as is;
+- it is older (another process wrote, or this one died before saving): it is caught up from the
+  catalog by adding and removing the difference, with a one-line notice;
+- it is missing, corrupt, from another Ponder format or of other settings: it is rebuilt from
+  the catalog, with a one-line notice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ponder.errors import VectorIndexError
+from ponder.store.catalog import Catalog
+from ponder.store.indexes import VectorIndex, index_class, make_index
+
+log = logging.getLogger("ponder")
+FORMAT = 1
+
+
+@dataclass
+class IndexSpec:
+    kind: str
+    metric: str
+    dim: int
+    params: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "metric": self.metric, "dim": self.dim, "params": self.params}
+
+
+class IndexState:
+    """The in-memory index of one collection and the catalog version it covers."""
+
+    def __init__(self, folder: Path, catalog: Catalog, spec: IndexSpec) -> None:
+        self.folder = folder
+        self.catalog = catalog
+        self.spec = spec
+        self.index: VectorIndex | None = None
+        self.version = -1
+        self.dirty = False  # in memory differs from the file on disk
+        self.notices: list[str] = []
+
+    @property
+    def file(self) -> Path:
+        return self.folder / "index.faiss"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.folder / "index.json"
+
+    def _notice(self, msg: str) -> None:
+        self.notices.append(msg)
+        log.warning(msg)
+
+    # ------------------------------------------------------------------ load / build
+    def get(self) -> VectorIndex:
+        """The index, caught up with the catalog."""
+        current = self.catalog.version()
+        if self.index is None:
+            self._load_or_build(current)
+        elif self.version != current:
+            self._catch_up(current, quiet=True)
+        assert self.index is not None
+        return self.index
+
+    def _load_or_build(self, current: int) -> None:
+        name = self.catalog.name
+        if not self.file.exists() or not self.meta_file.exists():
+            if self.catalog.count_chunks():
+                self._notice(f"collection {name!r}: no index file; building it from the catalog")
+            self.rebuild(current)
+            return
+        try:
+            meta = json.loads(self.meta_file.read_text())
+            if meta.get("format") != FORMAT:
+                raise VectorIndexError(f"index format {meta.get('format')}, expected {FORMAT}")
+            if meta.get("spec") != self.spec.to_json():
+                raise VectorIndexError("index settings changed")
+            cls = index_class(self.spec.kind)
+            index = cls.load(self.file, self.spec.dim, self.spec.metric, **self.spec.params)
+            if len(index) != meta.get("count"):
+                raise VectorIndexError("vector count differs from its record")
+        except (VectorIndexError, ValueError, OSError, KeyError) as e:
+            self._notice(
+                f"collection {name!r}: index file unusable ({e}); rebuilt from the catalog"
+            )
+            self.rebuild(current)
+            return
+        self.index = index
+        self.version = int(meta["version"])
+        if self.version != current:
+            self._catch_up(current, quiet=False)
+
+    def rebuild(self, current: int | None = None) -> None:
+        current = self.catalog.version() if current is None else current
+        pks, vectors = self.catalog.all_vectors(self.spec.dim)
+        index = make_index(self.spec.kind, self.spec.dim, self.spec.metric, **self.spec.params)
+        if index.needs_training:
+            index.train(vectors)  # type: ignore[attr-defined]
+        index.add(pks, vectors)
+        self.index = index
+        self.version = current
+        self.dirty = True
+
+    def _catch_up(self, current: int, *, quiet: bool) -> None:
+        assert self.index is not None
+        have = self.index.pks()
+        want = self.catalog.all_pks()
+        gone = np.setdiff1d(have, want, assume_unique=True)
+        new = np.setdiff1d(want, have, assume_unique=True)
+        self.index.remove(gone)
+        if len(new):
+            vecs = self.catalog.vectors_by_pk(new.tolist())
+            self.index.add(new, np.vstack([vecs[int(p)] for p in new]))
+        if not quiet:
+            self._notice(
+                f"collection {self.catalog.name!r}: index was behind the catalog; caught up "
+                f"(+{len(new)} -{len(gone)} vectors)"
+            )
+        self.version = current
+        self.dirty = True
+
+    # ------------------------------------------------------------------ writes
+    def apply(
+        self, version_before: int, removed: list[int], added: list[int], vectors: np.ndarray
+    ) -> None:
+        """Mirror this process's committed write; fall back to a catch-up if others wrote too."""
+        if self.index is None:
+            return
+        after = self.catalog.version()
+        if self.version == version_before and after == version_before + 1:
+            self.index.remove(np.asarray(removed, dtype=np.int64))
+            if added:
+                self.index.add(np.asarray(added, dtype=np.int64), vectors)
+            self.version = after
+            self.dirty = True
+        else:
+            self._catch_up(after, quiet=True)
+
+    def save(self) -> None:
+        if self.index is None or not self.dirty:
+            return
+        self.index.save(self.file)
+        meta = {
+            "format": FORMAT,
+            "version": self.version,
+            "count": len(self.index),
+            "spec": self.spec.to_json(),
+        }
+        tmp = self.meta_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.meta_file)
+        self.dirty = False

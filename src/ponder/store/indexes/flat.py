@@ -1,0 +1,98 @@
+"""Exact search with FAISS flat indexes (inner product for cosine/dot, L2, L1).
+
+>>> import numpy as np
+>>> idx = FlatIndex(dim=2, metric="l2")
+>>> idx.add(np.array([10, 20]), np.array([[0, 0], [3, 4]], dtype=np.float32))
+>>> scores, pks = idx.search(np.array([[3, 4]], dtype=np.float32), k=2)
+>>> pks.tolist(), scores.round(3).tolist()
+([[20, 10]], [[-0.0, -5.0]])
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import faiss
+import numpy as np
+
+from ponder.errors import VectorIndexError
+from ponder.store.indexes.base import VectorIndex
+
+_FAISS_METRIC = {
+    "cosine": faiss.METRIC_INNER_PRODUCT,
+    "dot": faiss.METRIC_INNER_PRODUCT,
+    "l2": faiss.METRIC_L2,
+    "l1": faiss.METRIC_L1,
+}
+
+
+def faiss_metric(metric: str) -> int:
+    return _FAISS_METRIC[metric]
+
+
+def write_atomic(index: faiss.Index, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    faiss.write_index(index, str(tmp))
+    os.replace(tmp, path)
+
+
+def read_index(path: Path) -> faiss.Index:
+    try:
+        return faiss.read_index(str(path))
+    except (RuntimeError, OSError) as e:
+        raise VectorIndexError(f"cannot read index file {path}: {str(e).splitlines()[0]}") from e
+
+
+class FlatIndex(VectorIndex):
+    kind: ClassVar[str] = "flat"
+    exact: ClassVar[bool] = True
+
+    def __init__(self, dim: int, metric: str = "cosine", **params: Any) -> None:
+        if params:
+            raise VectorIndexError(
+                f"index 'flat' takes no parameters, got {sorted(params)}; it is exact search"
+            )
+        super().__init__(dim, metric)
+        self.index = faiss.IndexIDMap2(faiss.IndexFlat(dim, faiss_metric(metric)))
+
+    def add(self, pks: np.ndarray, vectors: np.ndarray) -> None:
+        if len(pks):
+            self.index.add_with_ids(self.prepare(vectors), np.asarray(pks, dtype=np.int64))
+
+    def remove(self, pks: np.ndarray) -> None:
+        if len(pks):
+            self.index.remove_ids(np.asarray(pks, dtype=np.int64))
+
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        q = self.prepare(queries)
+        if allowed is None:
+            raw, ids = self.index.search(q, k)
+        else:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+            raw, ids = self.index.search(q, k, params=params)
+        scores = self.to_scores(raw)
+        scores[ids < 0] = -np.inf
+        return scores, ids
+
+    def pks(self) -> np.ndarray:
+        return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64))
+
+    def save(self, path: Path) -> None:
+        write_atomic(self.index, path)
+
+    @classmethod
+    def load(cls, path: Path, dim: int, metric: str, **params: Any) -> FlatIndex:
+        obj = cls(dim, metric, **params)
+        index = read_index(path)
+        if index.d != dim:
+            raise VectorIndexError(f"index file {path} has dimension {index.d}, expected {dim}")
+        obj.index = (
+            faiss.downcast_index(index) if not isinstance(index, faiss.IndexIDMap2) else index
+        )
+        if not isinstance(obj.index, faiss.IndexIDMap2):
+            raise VectorIndexError(f"index file {path} is not a flat ID-mapped index")
+        return obj

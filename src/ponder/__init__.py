@@ -1,5 +1,68 @@
-"""Ponder: a local-first toolkit for LLM applications."""
+"""Ponder: a local-first toolkit for LLM applications.
+
+>>> import ponder
+>>> ponder.Collection.__name__
+'Collection'
+
+Imports are lazy: ``import ponder`` loads no model and no FAISS until a name is used.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Collection": "ponder.store.collection",
+    "load_settings": "ponder.config",
+    "Settings": "ponder.config",
+    "Embedder": "ponder.embed.base",
+    "load_embedder": "ponder.embed",
+    "HashEmbedder": "ponder.embed.fake",
+    "Chunk": "ponder.types",
+    "Hit": "ponder.types",
+    "IngestReport": "ponder.types",
+    "LoadedDocument": "ponder.types",
+    "PonderError": "ponder.errors",
+}
+
+if TYPE_CHECKING:
+    from ponder.config import Settings, load_settings
+    from ponder.embed import load_embedder
+    from ponder.embed.base import Embedder
+    from ponder.embed.fake import HashEmbedder
+    from ponder.errors import PonderError
+    from ponder.store.collection import Collection
+    from ponder.types import Chunk, Hit, IngestReport, LoadedDocument
+
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ponder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = [
+    "Chunk",
+    "Collection",
+    "Embedder",
+    "HashEmbedder",
+    "Hit",
+    "IngestReport",
+    "LoadedDocument",
+    "PonderError",
+    "Settings",
+    "load_embedder",
+    "load_settings",
+]

@@ -8,6 +8,7 @@ vector index files record the version they cover, which is how a stale index is 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,7 +27,8 @@ from ponder.types import Chunk
 _CHUNK_COLS = (
     "c.pk, c.id, c.doc_id, c.ordinal, c.text, c.start, c.end, c.page, c.heading, c.metadata"
 )
-_SQL_VARS = 900  # stay under SQLite's bound-parameter limit
+_SQL_VARS = 900
+_WORDS = re.compile(r"\w+", re.UNICODE)  # stay under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,28 @@ class Catalog:
         sql, params = compile_where(where, "metadata")
         rows = self.conn.execute(f"SELECT pk FROM chunks WHERE {sql} ORDER BY pk", params)
         return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def bm25(
+        self, query: str, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over the FTS5 table: ``[(pk, score)]`` best first (score higher is better).
+
+        The query's words are OR-ed (any word may match), each quoted so that FTS5 syntax in
+        user text is inert.
+        """
+        words = _WORDS.findall(query.lower())
+        if not words:
+            return []
+        match = " OR ".join('"' + w.replace('"', "") + '"' for w in dict.fromkeys(words))
+        sql = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list[Any] = [match]
+        if where:
+            fsql, fparams = compile_where(where, "metadata")
+            sql += f" AND rowid IN (SELECT pk FROM chunks WHERE {fsql})"
+            params += fparams
+        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        params.append(k)
+        return [(int(pk), -float(s)) for pk, s in self.conn.execute(sql, params)]
 
     def count_chunks(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

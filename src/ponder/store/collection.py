@@ -7,6 +7,7 @@ delete, count.
 >>> c = Collection.create("notes", home=home, embedder=HashEmbedder(dim=32))
 >>> c.add(ids=["a", "b"], texts=["cats purr softly", "stocks fell sharply"],
 ...       metadatas=[{"topic": "pets"}, {"topic": "markets"}])
+['a', 'b']
 >>> [h.chunk.id for h in c.search("a purring cat", k=1)]
 ['a']
 >>> c.count(), [h.chunk.id for h in c.search("cat", where={"topic": "markets"})]
@@ -463,6 +464,19 @@ class Collection:
                 distance=-s if distance else None,
             )
             for r, (s, p) in enumerate(((s, p) for s, p in found if p in chunks), start=1)
+        ]
+
+    def keyword_search(
+        self, query: str, *, k: int = 10, where: dict[str, Any] | str | None = None
+    ) -> list[Hit]:
+        """BM25 keyword search (SQLite FTS5, kept in the same transactions as the chunks)."""
+        if not isinstance(k, int) or k <= 0:
+            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        found = self.catalog.bm25(query, k, parse_where(where))
+        chunks = self.catalog.chunks_by_pk([p for p, _ in found])
+        return [
+            Hit(chunk=chunks[p], score=s, rank=r, found_by="bm25")
+            for r, (p, s) in enumerate(found, start=1)
         ]
 
     def info(self) -> dict[str, Any]:

@@ -25,8 +25,10 @@ Field names are letters, digits, ``_``, ``-`` and dots. Anything else raises ``F
 naming the operator or field and what would be valid.
 
 >>> sql, params = compile_where({"year": {"$gte": 2020}})
+>>> sql
+"(json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) >= ?)"
 >>> params
-['$."year"', 2020]
+['$."year"', '$."year"', 2020]
 >>> matches({"year": 2021, "topic": "ai"}, {"$or": [{"topic": "x"}, {"year": {"$gt": 2020}}]})
 True
 """

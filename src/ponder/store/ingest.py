@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from ponder.store.collection import Collection
 
 
+FLUSH_CHUNKS = 256  # chunks buffered across documents before one embedding call
+
+
 class IngestProgress:
     """Callbacks an ingest reports to (the CLI draws a Rich progress bar from them)."""
 
@@ -45,9 +48,10 @@ def _hash_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def content_hash(doc: LoadedDocument) -> str:
+def content_hash(doc: LoadedDocument, tag: str = "") -> str:
+    """Hash of what decides a document's chunks: its text, metadata and the chunking settings."""
     payload = doc.text + "\x00" + json.dumps(doc.metadata, sort_keys=True, default=str)
-    return _hash_bytes(payload.encode("utf-8"))
+    return _hash_bytes((tag + "\x00" + payload).encode("utf-8"))
 
 
 @dataclass
@@ -67,23 +71,31 @@ class Ingester:
     collection: Collection
     report: IngestReport
     progress: IngestProgress = field(default_factory=IngestProgress)
-    flush_chunks: int = 256
-    chunk_tokens: int = 0
-    chunk_overlap: int = 0
+    flush_chunks: int = field(default_factory=lambda: FLUSH_CHUNKS)
+    chunk_tokens: int | None = None
+    chunk_overlap: int | None = None
     _pending: list[_Pending] = field(default_factory=list)
     _buffered: int = 0
 
     def __post_init__(self) -> None:
         s = load_settings()
-        self.chunk_tokens = self.chunk_tokens or s.chunk_tokens
-        self.chunk_overlap = self.chunk_overlap or s.chunk_overlap
+        if self.chunk_tokens is None:
+            self.chunk_tokens = s.chunk_tokens
+        if self.chunk_overlap is None:
+            self.chunk_overlap = s.chunk_overlap
+        # changing the chunking re-chunks documents (identical chunk texts are not re-embedded)
+        self.tag = f"chunks={self.chunk_tokens}/{self.chunk_overlap}"
+
+    def fingerprint(self, data: bytes) -> str:
+        """A file's fingerprint: its bytes and the chunking settings."""
+        return _hash_bytes(self.tag.encode() + b"\x00" + data)
 
     def submit(self, doc: LoadedDocument, file_hash: str | None) -> None:
         from ponder.ingest import chunk_document
 
         col = self.collection
         doc_id = doc.doc_id or doc.source
-        chash = content_hash(doc)
+        chash = content_hash(doc, self.tag)
         old = col.catalog.document_hashes([doc_id]).get(doc_id)
         if old == chash:
             self.report.unchanged += 1
@@ -93,6 +105,7 @@ class Ingester:
                         "UPDATE documents SET file_hash = ? WHERE id = ?", (file_hash, doc_id)
                     )
             return
+        assert self.chunk_tokens is not None and self.chunk_overlap is not None
         chunks = chunk_document(doc, col.embedder.tokenize, self.chunk_tokens, self.chunk_overlap)
         if not chunks:
             self.report.skipped.append((doc_id, "no text to index after parsing"))
@@ -183,7 +196,7 @@ def ingest_paths(
                 report.skipped.append((source, f"cannot read: {e.strerror or e}"))
                 ing.progress.file_done(source)
                 continue
-            fhash = _hash_bytes(data)
+            fhash = ing.fingerprint(data)
             existing = col.catalog.documents_for_source(source)
             if existing and all(fh == fhash for fh, _ in existing.values()):
                 report.unchanged += len(existing)
@@ -223,8 +236,12 @@ def _sync(col: Collection, report: IngestReport) -> None:
 
 
 def _module_fingerprint(name: str) -> str:
-    """Changes when the module's source or the interpreter changes; needs no import."""
+    """Changes when the module's source, the interpreter or the pydoc loader changes; needs no
+    import."""
+    from ponder.ingest.pydoc_source import __file__ as loader_file
+
     h = hashlib.sha256(sys.version.encode())
+    h.update(Path(loader_file).read_bytes())
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
@@ -250,13 +267,13 @@ def ingest_pydoc(
     ing = Ingester(col, report, progress or IngestProgress())
     names = list(modules) if modules is not None else None
     if names is None:
-        from ponder.ingest import pydoc_module_names
+        from ponder.ingest import stdlib_modules
 
-        names = pydoc_module_names()
+        names = stdlib_modules()
     ing.progress.files_total(len(names))
     try:
         for name in names:
-            fp = _module_fingerprint(name)
+            fp = ing.fingerprint(_module_fingerprint(name).encode())
             existing = col.catalog.documents_for_source(f"pydoc:{name}")
             if existing and all(fh == fp for fh, _ in existing.values()):
                 report.unchanged += len(existing)

@@ -197,3 +197,12 @@ def test_info_reports_counts_and_settings(col):
     assert info["chunks"] == 5 and info["documents"] == 5
     assert info["model"] == "hash-64" and info["dimension"] == 64 and info["index"] == "flat"
     json.dumps(info)
+
+
+def test_keyword_search_bm25_with_filter(col):
+    hits = col.keyword_search("bank interest rates", k=3)
+    assert hits[0].chunk.id == "d3" and hits[0].found_by == "bm25"
+    assert col.keyword_search("cats", where={"topic": "money"}) == []
+    assert col.keyword_search('") OR NEAR(', k=3) == []  # FTS syntax in user text is inert
+    col.delete(ids=["d3"])
+    assert all(h.chunk.id != "d3" for h in col.keyword_search("bank interest rates"))

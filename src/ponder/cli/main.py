@@ -11,7 +11,10 @@ import typer
 from ponder.cli.common import console_err, set_home, setup_logging
 from ponder.errors import PonderError
 
-COMMAND_MODULES = ["ingest", "search", "collections", "generate"]
+COMMAND_MODULES = [
+    "ingest", "search", "collections", "generate", "ask", "eval", "eval_qa", "eval_tasks",
+    "tasks", "index",
+]
 
 app = typer.Typer(
     name="ponder",

@@ -20,13 +20,23 @@ def search(
     k: int = typer.Option(5, "-k", "--k", help="How many results."),
     where: str | None = typer.Option(None, "--where", help="Metadata filter, JSON: '{\"a\": 1}'"),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
+    strategy: str = typer.Option(
+        "auto", "--strategy", help="Filtered search: auto (planned), pre, in or post."
+    ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Also print the query plan (with --json: {results, plan})."
+    ),
 ) -> None:
     """Search a collection by meaning, optionally filtered by metadata."""
     with Collection.open(collection, home=settings().home) as col:
-        hits = col.search(query, k=k, where=where)
+        hits = col.search(query, k=k, where=where, strategy=strategy, explain=explain)
+    plan = getattr(hits, "plan", None)
     if as_json:
-        print_json([h.to_dict() for h in hits])
+        results = [h.to_dict() for h in hits]
+        print_json({"results": results, "plan": plan.to_dict()} if plan else results)
         return
+    if plan is not None:
+        console.print(f"[bold]plan[/]\n{plan}", highlight=False)
     if not hits:
         console.print("no results" + (" match the filter" if where else ""))
         return

@@ -51,6 +51,13 @@ class Embedder(ABC):
 
         return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
 
+    def token_ids(self, text: str) -> list[int]:
+        """Vocabulary ids of the model's tokens in ``text``, one per ``tokenize`` span.
+
+        Embedders without a vocabulary raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no token vocabulary")
+
     def embed(
         self,
         texts: Sequence[str],

@@ -38,6 +38,18 @@ class HashEmbedder(Embedder):
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         return [(m.start(), m.end()) for m in _WORD.finditer(text)]
 
+    def token_ids(self, text: str) -> list[int]:
+        """A stable 32-bit hash of each lower-cased word (the hashing trick has no vocabulary).
+
+        >>> e = HashEmbedder()
+        >>> a, b = e.token_ids("Cat cat"); a == b
+        True
+        """
+        return [
+            int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little")
+            for w in (text[s:t].lower() for s, t in self.tokenize(text))
+        ]
+
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         self.texts_embedded += len(texts)

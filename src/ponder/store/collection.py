@@ -43,6 +43,7 @@ from ponder.types import Chunk, Hit, IngestReport
 
 if TYPE_CHECKING:
     from ponder.store.ingest import IngestProgress
+    from ponder.store.planner import Hits, Planner
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 EXTERNAL = "external"  # model id of a collection fed only precomputed embeddings
@@ -125,8 +126,10 @@ class Collection:
                 "Collection.open, or drop it first"
             )
         check_metric(metric)
-        index_class(index)(dim or 4, metric, **index_params)  # validate before writing anything
+        index_class(index)  # unknown type: fail before loading any model
         emb = _resolve_embedder(embedder)
+        # validate the index settings (metric pair, parameters) before writing anything
+        index_class(index)((emb.dim if emb else dim) or 4, metric, **index_params)
         if emb is None and not dim:
             raise ConfigError("a collection without an embedder needs dim=N (the vector length)")
         folder.mkdir(parents=True, exist_ok=True)
@@ -432,12 +435,28 @@ class Collection:
         embedding: Sequence[float] | np.ndarray | None = None,
         k: int = 10,
         where: dict[str, Any] | str | None = None,
-    ) -> list[Hit]:
+        strategy: str = "auto",
+        explain: bool = False,
+    ) -> Hits:
         """The ``k`` chunks nearest to ``query`` (or to a precomputed ``embedding``), optionally
-        restricted by a ``where`` filter. Filtered search is exact over the matching chunks, so
-        ``k`` rows come back whenever ``k`` rows match."""
-        if not isinstance(k, int) or k <= 0:
+        restricted by a ``where`` filter; ``k`` rows come back whenever ``k`` rows match.
+
+        Filtered searches are planned (``ponder.store.planner``): ``strategy="auto"`` picks
+        pre-filtering (exact over the matching chunks), in-search filtering (FAISS filters
+        while it searches, with its effort raised) or post-filtering (over-fetch and widen)
+        from the filter's estimated selectivity; ``"pre"``, ``"in"``, ``"post"`` force one.
+        Returns ``Hits``, a ``list[Hit]``; with ``explain=True`` its ``.plan`` tells the
+        strategy and why, estimated and actual matches, candidates scanned, widenings and
+        the time per stage (``print(hits.plan)``).
+        """
+        import time
+
+        from ponder.store.planner import Hits, check_strategy
+
+        started = time.perf_counter()
+        if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
+        check_strategy(strategy)
         if (query is None) == (embedding is None):
             raise InputError("search() needs exactly one of query= or embedding=")
         flt = parse_where(where)
@@ -447,15 +466,17 @@ class Collection:
             if not str(query).strip():
                 raise InputError("search(): the query is empty")
             q = self.embedder.embed_query(str(query)).reshape(1, -1)
+        embedded = time.perf_counter()
         index = self.index_state.get()
-        allowed = self.catalog.pks_where(flt) if flt else None
-        if allowed is not None and len(allowed) == 0:
-            return []
-        scores, pks = index.search(q, k, allowed=allowed)
-        found = [(float(s), int(p)) for s, p in zip(scores[0], pks[0], strict=True) if p >= 0]
+        loaded = time.perf_counter()
+        scores, pks, plan = self._vector_planner().search(
+            index, q, k, flt, strategy, explain=explain
+        )
+        found = [(float(s), int(p)) for s, p in zip(scores, pks, strict=True) if p >= 0]
+        fetch_start = time.perf_counter()
         chunks = self.catalog.chunks_by_pk([p for _, p in found])
         distance = self.metric in ("l2", "l1")
-        return [
+        hits = Hits(
             Hit(
                 chunk=chunks[p],
                 score=s,
@@ -464,7 +485,80 @@ class Collection:
                 distance=-s if distance else None,
             )
             for r, (s, p) in enumerate(((s, p) for s, p in found if p in chunks), start=1)
-        ]
+        )
+        if explain and plan is not None:
+            done = time.perf_counter()
+            plan.timings_ms = {
+                "embed": (embedded - started) * 1000,
+                "index ready": (loaded - embedded) * 1000,
+                **plan.timings_ms,
+                "fetch rows": (done - fetch_start) * 1000,
+                "total": (done - started) * 1000,
+            }
+            hits.plan = plan
+        return hits
+
+    def _vector_planner(self) -> Planner:
+        """This collection's query planner (and its in-memory metadata columns)."""
+        planner = self.__dict__.get("_planner")
+        if planner is None:
+            from ponder.store.metadata_columns import MetadataColumns
+            from ponder.store.planner import Planner
+
+            planner = self.__dict__["_planner"] = Planner(MetadataColumns(self.catalog))
+        return planner
+
+    def build_index(
+        self, index: str | None = None, *, metric: str | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """(Re)build the vector index from the catalog, optionally with another type, metric
+        or parameters (kept for the collection); types that need it train on the collection's
+        own vectors. Same type: the parameters given are merged into the current ones (give
+        ``None`` to reset one to automatic). Returns a summary: type, metric, parameters,
+        vectors, seconds, memory and any notice (e.g. too few vectors to train).
+
+        >>> import tempfile
+        >>> c = Collection.create("b", home=tempfile.mkdtemp(), embedder=False, dim=4)
+        >>> _ = c.add(ids=["a", "b"], embeddings=[[1, 0, 0, 0], [0, 1, 0, 0]])
+        >>> c.build_index("hnsw", m=16)["params"]
+        {'m': 16}
+        >>> c.build_index(ef_search=128)["params"]
+        {'m': 16, 'ef_search': 128}
+        >>> c.search(embedding=[1, 0, 0, 0], k=1)[0].chunk.id
+        'a'
+        """
+        import time
+
+        from ponder.store.indexes import make_index
+
+        old = self.index_state.spec
+        kind = index or old.kind
+        metric = check_metric(metric or self.metric)
+        merged = {**old.params, **params} if kind == old.kind else dict(params)
+        merged = {key: v for key, v in merged.items() if v is not None}
+        make_index(kind, self.dim, metric, **merged)  # validate before changing anything
+        started = time.perf_counter()
+        cfg = self.catalog.get_setting("config")
+        cfg.update(index=kind, metric=metric, params=merged)
+        self.catalog.set_settings({"config": cfg})
+        self.metric = metric
+        self.index_state = IndexState(
+            self.folder, self.catalog, IndexSpec(kind, metric, self.dim, merged)
+        )
+        self.index_state.rebuild()
+        self.index_state.save()
+        built = self.index_state.index
+        assert built is not None
+        return {
+            "index": kind,
+            "metric": metric,
+            "params": merged,
+            "vectors": len(built),
+            "seconds": round(time.perf_counter() - started, 3),
+            "memory_bytes": built.memory_bytes(),
+            "settings": built.describe(),
+            "notice": built.fallback_reason,
+        }
 
     def keyword_search(
         self, query: str, *, k: int = 10, where: dict[str, Any] | str | None = None

@@ -66,14 +66,34 @@ class IndexState:
 
     # ------------------------------------------------------------------ load / build
     def get(self) -> VectorIndex:
-        """The index, caught up with the catalog."""
+        """The index, caught up with the catalog (and trained, once it has enough vectors)."""
         current = self.catalog.version()
         if self.index is None:
             self._load_or_build(current)
         elif self.version != current:
             self._catch_up(current, quiet=True)
         assert self.index is not None
+        if self.index.needs_training and self.index.maybe_train():
+            self.dirty = True
         return self.index
+
+    def _attach(self, index: VectorIndex) -> VectorIndex:
+        index.vector_source = self.vectors
+        self.index = index
+        return index
+
+    def vectors(self, pks: np.ndarray) -> np.ndarray:
+        """Exact vectors of ``pks`` from the catalog, in that order (for re-ranking)."""
+        found = self.catalog.vectors_by_pk([int(p) for p in pks])
+        missing = [int(p) for p in pks if int(p) not in found]
+        if missing:
+            raise VectorIndexError(
+                f"collection {self.catalog.name!r}: vectors of pks {missing[:5]} are not in the "
+                "catalog (written by another process meanwhile?); retry the search"
+            )
+        if not len(pks):
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        return np.vstack([found[int(p)] for p in pks])
 
     def _load_or_build(self, current: int) -> None:
         name = self.catalog.name
@@ -89,6 +109,11 @@ class IndexState:
             if meta.get("spec") != self.spec.to_json():
                 raise VectorIndexError("index settings changed")
             cls = index_class(self.spec.kind)
+            if meta.get("kind_version", 1) != cls.file_version:
+                raise VectorIndexError(
+                    f"{self.spec.kind} file layout {meta.get('kind_version', 1)}, this Ponder "
+                    f"reads {cls.file_version}"
+                )
             index = cls.load(self.file, self.spec.dim, self.spec.metric, **self.spec.params)
             if len(index) != meta.get("count"):
                 raise VectorIndexError("vector count differs from its record")
@@ -98,7 +123,7 @@ class IndexState:
             )
             self.rebuild(current)
             return
-        self.index = index
+        self._attach(index)
         self.version = int(meta["version"])
         if self.version != current:
             self._catch_up(current, quiet=False)
@@ -107,10 +132,10 @@ class IndexState:
         current = self.catalog.version() if current is None else current
         pks, vectors = self.catalog.all_vectors(self.spec.dim)
         index = make_index(self.spec.kind, self.spec.dim, self.spec.metric, **self.spec.params)
+        self._attach(index)
         if index.needs_training:
-            index.train(vectors)  # type: ignore[attr-defined]
+            index.train(vectors)
         index.add(pks, vectors)
-        self.index = index
         self.version = current
         self.dirty = True
 
@@ -158,6 +183,7 @@ class IndexState:
             "version": self.version,
             "count": len(self.index),
             "spec": self.spec.to_json(),
+            "kind_version": self.index.file_version,
         }
         tmp = self.meta_file.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta))

@@ -18,7 +18,7 @@ import faiss
 import numpy as np
 
 from ponder.errors import VectorIndexError
-from ponder.store.indexes.base import VectorIndex
+from ponder.store.indexes.base import Selection, VectorIndex
 
 _FAISS_METRIC = {
     "cosine": faiss.METRIC_INNER_PRODUCT,
@@ -50,11 +50,7 @@ class FlatIndex(VectorIndex):
     exact: ClassVar[bool] = True
 
     def __init__(self, dim: int, metric: str = "cosine", **params: Any) -> None:
-        if params:
-            raise VectorIndexError(
-                f"index 'flat' takes no parameters, got {sorted(params)}; it is exact search"
-            )
-        super().__init__(dim, metric)
+        super().__init__(dim, metric, **params)  # no PARAMS: any parameter is an error
         self.index = faiss.IndexIDMap2(faiss.IndexFlat(dim, faiss_metric(metric)))
 
     def add(self, pks: np.ndarray, vectors: np.ndarray) -> None:
@@ -66,17 +62,38 @@ class FlatIndex(VectorIndex):
             self.index.remove_ids(np.asarray(pks, dtype=np.int64))
 
     def search(
-        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        *,
+        allowed: np.ndarray | Selection | None = None,
+        effort: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         q = self.prepare(queries)
         if allowed is None:
             raw, ids = self.index.search(q, k)
         else:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-            raw, ids = self.index.search(q, k, params=params)
+            sel = allowed if isinstance(allowed, Selection) else Selection(np.unique(allowed))
+            raw, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=sel.selector()))
+        self.stats.knobs = {}
+        self.stats.scanned = self.index.ntotal * len(q)
         scores = self.to_scores(raw)
         scores[ids < 0] = -np.inf
         return scores, ids
+
+    def reconstruct(self, pks: np.ndarray) -> np.ndarray:
+        if not len(pks):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.index.reconstruct_batch(np.asarray(pks, dtype=np.int64))
+
+    def keeps_vectors(self) -> bool:
+        return True
+
+    def memory_bytes(self) -> int:
+        return self.index.ntotal * (self.dim * 4 + 16)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
 
     def pks(self) -> np.ndarray:
         return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64))

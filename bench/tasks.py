@@ -1,0 +1,108 @@
+"""Evaluate the task pipelines on the shared real data sets, with baselines from the same run.
+
+Run:  .venv/bin/python bench/tasks.py [--summ 100] [--abstractive 20] [--sentiment 500]
+                                      [--zeroshot 500] [--translation 100] [--threads 1]
+                                      [--model smollm2] [--only summarization,sentiment]
+
+Fixed-seed subsets (seed 0) of FRANK test (summarization: lead-3, extractive and abstractive,
+ROUGE), TweetEval sentiment test (sentiment and zero-shot: majority class, LLM label
+likelihood, embedding similarity; accuracy and macro-F1) and WMT22 en-de (translation:
+copy-the-source baseline and the model; chrF and BLEU). Saves ``bench/results/tasks.json`` and
+``bench/results/tasks.md`` (with the exact command). Timings are wall-clock seconds on whatever
+CPU this runs on; on a shared machine they are noisy. ``--threads 1`` is the fastest llama.cpp
+setting when other processes compete for the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import RESULTS, machine
+from ponder.evaluate.tasks_eval import (
+    eval_sentiment,
+    eval_summarization,
+    eval_translation,
+    eval_zeroshot,
+    to_markdown,
+)
+from ponder.llm import load_generator
+
+TASKS = ("summarization", "sentiment", "zeroshot", "translation")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--summ", type=int, default=100, help="FRANK articles (lead, extractive)")
+    ap.add_argument("--abstractive", type=int, default=20, help="of them, for the LLM")
+    ap.add_argument("--sentiment", type=int, default=500, help="TweetEval tweets")
+    ap.add_argument("--zeroshot", type=int, default=500, help="TweetEval tweets")
+    ap.add_argument("--translation", type=int, default=100, help="WMT22 en-de sentences")
+    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--embedder", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default=",".join(TASKS), help="comma-separated subset of tasks")
+    ap.add_argument("--out", default="tasks", help="result name under bench/results/")
+    args = ap.parse_args(argv)
+    only = [t.strip() for t in args.only.split(",") if t.strip()]
+    bad = sorted(set(only) - set(TASKS))
+    if bad:
+        ap.error(f"unknown task(s) {bad}: choose from {', '.join(TASKS)}")
+    kwargs: dict[str, Any] = {}
+    if args.model.lower() not in ("fake", "toy") and not args.model.startswith("openai:"):
+        kwargs["n_threads"] = args.threads
+    gen = load_generator(args.model, **kwargs)
+    command = "python bench/tasks.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    results: dict[str, Any] = {}
+    t_all = time.perf_counter()
+    runs = {
+        "summarization": lambda: eval_summarization(
+            args.summ, args.seed, model=gen, embedder=args.embedder,
+            abstractive_n=args.abstractive),
+        "sentiment": lambda: eval_sentiment(args.sentiment, args.seed, model=gen,
+                                            embedder=args.embedder),
+        "zeroshot": lambda: eval_zeroshot(args.zeroshot, args.seed, model=gen,
+                                          embedder=args.embedder),
+        "translation": lambda: eval_translation(args.translation, args.seed, model=gen),
+    }
+    for task in only:
+        t0 = time.perf_counter()
+        print(f"== {task} ...", flush=True)
+        results[task] = runs[task]()
+        results[task]["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        print(to_markdown(results[task]), flush=True)
+    total = round(time.perf_counter() - t_all, 1)
+    out = {
+        "machine": machine(),
+        "command": command.strip(),
+        "threads": args.threads,
+        "total_seconds": total,
+        "results": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS / f"{args.out}.json"
+    json_path.write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str))
+    md = [
+        "# Task pipelines on the shared data sets",
+        "",
+        f"Command: `{command.strip()}` ({total} s in all; {out['machine']['cpu']}, "
+        f"{out['machine']['cores']} cores, shared with other jobs: timings are noisy).",
+        "",
+    ]
+    for task in only:
+        md += [to_markdown(results[task]), ""]
+    (RESULTS / f"{args.out}.md").write_text("\n".join(md), encoding="utf-8")
+    print(f"saved {json_path} and {RESULTS / (args.out + '.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

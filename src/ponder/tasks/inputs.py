@@ -1,0 +1,100 @@
+"""Batch inputs for the task commands: one task input per line or row, not documents.
+
+- ``.txt``: one input per non-blank line (``whole=True``: the whole file is one input, as
+  ``ponder summarize`` reads a text file).
+- ``.jsonl`` and ``.csv``/``.tsv``: one input per row, the text in ``text_field`` (default
+  ``text``), read with the conventions of ``ponder.ingest``'s row loaders: a file without that
+  field is an error listing the fields it has; a bad row (invalid JSON, no text) is reported
+  and skipped. Other fields (an ``id`` column, say) are kept in ``InputRow.fields``.
+
+>>> import tempfile, pathlib
+>>> with tempfile.TemporaryDirectory() as d:
+...     p = pathlib.Path(d, "tweets.jsonl")
+...     _ = p.write_text('{"id": 7, "text": "great day"}\\n{"id": 8, "text": ""}\\n')
+...     rows, skipped = read_inputs(p)
+>>> [(r.row, r.text, r.fields) for r in rows]
+[(1, 'great day', {'id': 7})]
+>>> skipped  # doctest: +ELLIPSIS
+[('...tweets.jsonl#row=2', "has no text in 'text'")]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ponder.errors import LoaderError
+
+SUFFIXES = (".txt", ".text", ".md", ".jsonl", ".csv", ".tsv")
+Skipped = list[tuple[str, str]]
+_DROP = ("file_type", "file_name", "row")
+
+
+@dataclass
+class InputRow:
+    """One task input: its 1-based row (line) number, text and other fields."""
+
+    row: int
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.source}#row={self.row}"
+
+
+def read_inputs(
+    path: str | Path, text_field: str | None = None, *, whole: bool = False
+) -> tuple[list[InputRow], Skipped]:
+    """``(rows, skipped)`` from a batch input file; ``skipped`` holds ``(row ref, reason)``.
+
+    Raises ``LoaderError`` for a missing or unreadable file, an unknown suffix, or a CSV/JSONL
+    file without the text field.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise LoaderError(str(p), "not found: check the path given to --input")
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise LoaderError(
+            str(p), f"has suffix {suffix!r}: use .txt (one input per line), .jsonl or .csv"
+        )
+    if suffix in (".txt", ".text", ".md"):
+        if text_field:
+            raise LoaderError(str(p), "--text-field is for .jsonl and .csv files, not text files")
+        return _read_text(p, whole)
+    from ponder.ingest.tabular import load_csv_report, load_jsonl_report
+
+    loader = load_jsonl_report if suffix == ".jsonl" else load_csv_report
+    docs, skipped = loader(p, text_field)
+    rows: list[InputRow] = []
+    for d in docs:
+        fields = {k: v for k, v in d.metadata.items() if k not in _DROP}
+        n = int(d.metadata.get("row", len(rows) + 1))
+        rows.append(InputRow(n, d.text, fields, str(p)))
+    if not rows and not skipped:
+        raise LoaderError(str(p), "has no rows: nothing to process")
+    return rows, skipped
+
+
+def _read_text(p: Path, whole: bool) -> tuple[list[InputRow], Skipped]:
+    from ponder.ingest.textutil import decode_text, read_bytes
+
+    text = decode_text(read_bytes(p, str(p)), str(p))
+    if whole:
+        if not text.strip():
+            raise LoaderError(str(p), "is empty: nothing to process")
+        return [InputRow(1, text, {}, str(p))], []
+    rows = [
+        InputRow(n, line.strip(), {}, str(p))
+        for n, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not rows:
+        raise LoaderError(str(p), "has no non-blank lines: nothing to process")
+    return rows, []
+
+
+__all__ = ["SUFFIXES", "InputRow", "read_inputs"]

@@ -1,0 +1,329 @@
+"""Summarization: extractive (sentence selection), abstractive (the LLM), and the lead baseline.
+
+- ``method="extractive"``: sentences are embedded; each one's centrality is its LexRank score
+  (PageRank over the cosine-similarity graph of the sentences), optionally mixed with a
+  position prior (``position_weight``: news puts the gist first); sentences are then picked
+  by maximal marginal relevance (``diversity`` trades centrality against similarity to what is
+  already picked: redundancy control) and returned in document order.
+- ``method="abstractive"``: the LLM writes the summary. A document longer than the context
+  window is summarised by **map-reduce**: split at sentence boundaries into parts that fit,
+  summarise each, then summarise the joined partial summaries (again in parts if needed).
+- ``method="lead"``: the first ``num_sentences`` sentences (the lead-3 baseline of news
+  summarization).
+
+Lengths are in words: ``max_length`` caps the summary (the LLM is asked for it, and its
+output is cut at a sentence end); ``min_length`` makes extraction add sentences until it is
+reached, and makes an abstractive summary that falls short carry a ``warning``.
+
+>>> from ponder.embed.fake import HashEmbedder
+>>> doc = ("The council approved the new park. The park will open next spring. "
+...        "Residents welcomed the park decision. Unrelated: the weather was mild.")
+>>> s = Summarizer(method="extractive", num_sentences=1, embedder=HashEmbedder(dim=128))
+>>> s(doc)["summary"]
+'The council approved the new park.'
+>>> Summarizer(method="lead", num_sentences=2)(doc)["summary"]
+'The council approved the new park. The park will open next spring.'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ponder.errors import ConfigError
+from ponder.llm.base import Generator
+from ponder.prompts.template import PromptTemplate
+from ponder.tasks.base import ModelLike, Result, Task
+from ponder.tasks.text import count_words, split_sentences, truncate_words
+
+METHODS = ("extractive", "abstractive", "lead")
+SUMMARY_PROMPT = "Summarize the following text {length}.\n\nText:\n{text}"
+RAW_SUFFIX = "\n\nSummary:"
+TEMPLATE_RESERVE = 64  # tokens for the chat template and instructions around the text
+MAX_REDUCE_ROUNDS = 4
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:here(?:'s| is) (?:a |the )?(?:short |brief |concise )?summary[^:\n]*:)|"
+    r"(?:summary\s*:))\s*",
+    re.IGNORECASE,
+)
+
+
+class Summarizer(Task):
+    """``pipeline("summarization")``: ``{"summary", "method", ...}`` per text."""
+
+    task = "summarization"
+    generative = True
+    default_generation: ClassVar[dict[str, Any]] = {"repetition_penalty": 1.1}
+
+    def __init__(
+        self,
+        *,
+        method: str = "abstractive",
+        min_length: int | None = None,
+        max_length: int | None = None,
+        num_sentences: int = 3,
+        diversity: float = 0.3,
+        position_weight: float = 0.6,
+        chunk_tokens: int | None = None,
+        prompt: str | None = None,
+        system: str | None = None,
+        raw: bool = False,
+        model: ModelLike = None,
+        embedder: Any = None,
+        **generation: Any,
+    ) -> None:
+        self._remember(
+            method=method, min_length=min_length, max_length=max_length,
+            num_sentences=num_sentences, diversity=diversity, position_weight=position_weight,
+            chunk_tokens=chunk_tokens, prompt=prompt, system=system, raw=raw,
+        )
+        super().__init__(model=model, embedder=embedder, **generation)
+        if method not in METHODS:
+            raise ConfigError(f"method={method!r}: use one of {', '.join(METHODS)}")
+        for name, value in (("min_length", min_length), ("max_length", max_length)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name}={value!r} must be a whole number of words >= 1")
+        if min_length and max_length and min_length > max_length:
+            raise ConfigError(
+                f"min_length={min_length} is more than max_length={max_length}: swap them"
+            )
+        if not isinstance(num_sentences, int) or num_sentences < 1:
+            raise ConfigError(f"num_sentences={num_sentences!r} must be an integer >= 1")
+        if not 0 <= diversity < 1:
+            raise ConfigError(f"diversity={diversity} must be in [0, 1), e.g. 0.3")
+        if not 0 <= position_weight <= 1:
+            raise ConfigError(f"position_weight={position_weight} must be in [0, 1]")
+        if chunk_tokens is not None and chunk_tokens < 32:
+            raise ConfigError(f"chunk_tokens={chunk_tokens} is too small: use 32 or more")
+        self.method = method
+        self.min_length = min_length
+        self.max_length = max_length
+        self.num_sentences = num_sentences
+        self.diversity = diversity
+        self.position_weight = position_weight
+        self.chunk_tokens = chunk_tokens
+        self.prompt = PromptTemplate(prompt or SUMMARY_PROMPT)
+        if "text" not in self.prompt.variables:
+            raise ConfigError("the summarization prompt needs a {text} variable")
+        self.system = system
+        self.raw = raw
+
+    def _run(self, text: str) -> Result:
+        if self.method == "abstractive":
+            return self._abstractive(text)
+        sentences = split_sentences(text)
+        picked = self._lead(sentences) if self.method == "lead" else self._extract(sentences)
+        summary = " ".join(sentences[i] for i in picked)
+        return {"summary": summary, "method": self.method, "sentences": picked}
+
+    # ------------------------------------------------------------ extractive
+
+    def _lead(self, sentences: Sequence[str]) -> list[int]:
+        return self._take(list(range(len(sentences))), sentences)
+
+    def _take(self, order: Sequence[int], sentences: Sequence[str]) -> list[int]:
+        """Sentences in ``order`` while they fit ``max_length``, up to ``num_sentences`` (more
+        while below ``min_length``); returned in document order."""
+        picked: list[int] = []
+        words = 0
+        for i in order:
+            enough = len(picked) >= self.num_sentences
+            if enough and (self.min_length is None or words >= self.min_length):
+                break
+            w = count_words(sentences[i])
+            if self.max_length is not None and picked and words + w > self.max_length:
+                continue
+            picked.append(i)
+            words += w
+        return sorted(picked)
+
+    def _extract(self, sentences: Sequence[str]) -> list[int]:
+        n = len(sentences)
+        if n <= 1:
+            return list(range(n))
+        vecs = np.asarray(self.embedder.embed(list(sentences)), dtype=np.float32)
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        sim = vecs @ vecs.T
+        cent = lexrank(sim)
+        if self.position_weight:
+            pos = 1.0 - np.arange(n) / n
+            cent = (1 - self.position_weight) * cent + self.position_weight * pos
+        return self._take(mmr_order(cent, sim, self.diversity), sentences)
+
+    # ------------------------------------------------------------ abstractive
+
+    def _length_phrase(self) -> str:
+        if self.max_length and self.min_length:
+            return f"in {self.min_length} to {self.max_length} words"
+        if self.max_length:
+            return f"in at most {self.max_length} words"
+        if self.min_length:
+            return f"in at least {self.min_length} words"
+        return f"in {self.num_sentences} sentences" if self.num_sentences > 1 else "in one sentence"
+
+    def _body(self, text: str, gen: Generator) -> str:
+        values = {"text": text, "length": self._length_phrase()}
+        body = self.prompt.fill(**{k: v for k, v in values.items() if k in self.prompt.variables})
+        if self.raw or not gen.has_chat_template:
+            body += RAW_SUFFIX
+        return body
+
+    def _max_new_tokens(self) -> int:
+        words = self.max_length or 25 * self.num_sentences
+        return int(words * 1.6) + 16
+
+    def _tokens(self, gen: Generator, text: str) -> int:
+        try:
+            return gen.count_tokens(text)
+        except Exception:  # no tokenizer (remote model): about 4 characters a token
+            return len(text) // 4 + 1
+
+    def text_budget(self, gen: Generator) -> int:
+        """Tokens of document text that one summarization call can take."""
+        cfg = self.generation_config(max_new_tokens=self._max_new_tokens())
+        overhead = self._tokens(gen, self._body("", gen)) + TEMPLATE_RESERVE
+        if self.system:
+            overhead += self._tokens(gen, self.system)
+        budget = gen.context_window - overhead - cfg.max_new_tokens
+        if self.chunk_tokens:
+            budget = min(budget, self.chunk_tokens)
+        if budget < 32:
+            raise ConfigError(
+                f"the context window of {gen.context_window} tokens leaves {budget} tokens for "
+                f"text after the prompt and max_new_tokens={cfg.max_new_tokens}: lower "
+                "max_length/max_new_tokens or use a model with a larger window"
+            )
+        return budget
+
+    def split_parts(self, text: str, budget: int, gen: Generator) -> list[str]:
+        """Cut ``text`` at sentence ends into parts of at most ``budget`` tokens."""
+        parts: list[str] = []
+        current: list[str] = []
+        used = 0
+        for sentence in split_sentences(text):
+            for piece in self._pieces(sentence, budget, gen):
+                n = self._tokens(gen, piece) + 1
+                if current and used + n > budget:
+                    parts.append(" ".join(current))
+                    current, used = [], 0
+                current.append(piece)
+                used += n
+        if current:
+            parts.append(" ".join(current))
+        return parts
+
+    def _pieces(self, sentence: str, budget: int, gen: Generator) -> list[str]:
+        if self._tokens(gen, sentence) < budget:
+            return [sentence]
+        words = sentence.split()
+        out: list[str] = []
+        step = max(1, len(words) * budget // (2 * self._tokens(gen, sentence)))
+        for i in range(0, len(words), step):
+            out.append(" ".join(words[i : i + step]))
+        return out
+
+    def _cut(self, text: str, budget: int, gen: Generator) -> str:
+        """The start of ``text`` that fits ``budget`` tokens."""
+        while text and self._tokens(gen, text) > budget:
+            text = text[: int(len(text) * budget / self._tokens(gen, text) * 0.95)]
+        return text
+
+    def _summarize_once(self, text: str, gen: Generator) -> str:
+        cfg = self.generation_config(max_new_tokens=self._max_new_tokens())
+        completion = gen.complete(self._body(text, gen), cfg, system=self.system, raw=self.raw)
+        return clean_summary(completion.text, cut_unfinished=completion.finish_reason == "length")
+
+    def _abstractive(self, text: str) -> Result:
+        gen = self.generator
+        budget = self.text_budget(gen)
+        chunks, rounds = 1, 0
+        while self._tokens(gen, text) > budget:  # map-reduce until the text fits
+            if rounds >= MAX_REDUCE_ROUNDS:
+                text = self._cut(text, budget, gen)
+                break
+            parts = self.split_parts(text, budget, gen)
+            if rounds == 0:
+                chunks = len(parts)
+            partial = [self._summarize_once(part, gen) for part in parts]
+            text = "\n".join(p for p in partial if p) or self._cut(text, budget, gen)
+            rounds += 1
+        summary = self._summarize_once(text, gen)
+        if self.max_length:
+            summary = truncate_words(summary, self.max_length)
+        out: Result = {"summary": summary, "method": "abstractive", "chunks": chunks}
+        if rounds:
+            out["reduce_rounds"] = rounds
+        if not summary:
+            out["warning"] = "the model returned an empty summary: try another model or prompt"
+        elif self.min_length and count_words(summary) < self.min_length:
+            out["warning"] = (
+                f"the summary has {count_words(summary)} words, fewer than min_length="
+                f"{self.min_length}: the model stopped early"
+            )
+        return out
+
+
+def clean_summary(text: str, *, cut_unfinished: bool = False) -> str:
+    """Strip a "Summary:"-style preamble and quotes; with ``cut_unfinished``, drop a last
+    sentence that the token limit cut off (when an earlier one is complete).
+
+    >>> clean_summary("Here is a summary of the text: The park opens. It will", cut_unfinished=True)
+    'The park opens.'
+    """
+    text = _PREAMBLE.sub("", text.strip()).strip().strip('"“”').strip()
+    text = " ".join(text.split())
+    if cut_unfinished and text and text[-1] not in ".!?\"'”’":
+        sentences = split_sentences(text)
+        if len(sentences) > 1:
+            text = " ".join(sentences[:-1])
+    return text
+
+
+def lexrank(sim: np.ndarray, damping: float = 0.85, iterations: int = 100) -> np.ndarray:
+    """Continuous LexRank: PageRank over the graph of positive cosine similarities; scores
+    scaled so the most central sentence has 1.
+
+    >>> s = np.array([[1, .9, .8], [.9, 1, .1], [.8, .1, 1]])
+    >>> [round(float(x), 2) for x in lexrank(s)]
+    [1.0, 0.61, 0.56]
+    """
+    n = sim.shape[0]
+    w = np.clip(sim, 0.0, None).astype(np.float64)
+    np.fill_diagonal(w, 0.0)
+    rows = w.sum(axis=1, keepdims=True)
+    m = np.where(rows > 0, w / np.where(rows > 0, rows, 1.0), 1.0 / n)
+    p = np.full(n, 1.0 / n)
+    for _ in range(iterations):
+        nxt = (1 - damping) / n + damping * (m.T @ p)
+        if np.abs(nxt - p).sum() < 1e-9:
+            p = nxt
+            break
+        p = nxt
+    return p / p.max()
+
+
+def mmr_order(relevance: np.ndarray, sim: np.ndarray, diversity: float) -> list[int]:
+    """Indices in maximal-marginal-relevance order: each next one maximises
+    ``(1 - diversity) * relevance - diversity * (max similarity to those already taken)``.
+
+    >>> rel = np.array([1.0, 0.95, 0.5]); s = np.array([[1, .99, 0], [.99, 1, 0], [0, 0, 1]])
+    >>> mmr_order(rel, s, 0.5)
+    [0, 2, 1]
+    """
+    n = len(relevance)
+    left = list(range(n))
+    order: list[int] = []
+    redundancy = np.zeros(n)
+    while left:
+        scores = [(1 - diversity) * relevance[i] - diversity * redundancy[i] for i in left]
+        best = left[int(np.argmax(scores))]
+        order.append(best)
+        left.remove(best)
+        redundancy = np.maximum(redundancy, sim[best])
+    return order
+
+
+__all__ = ["METHODS", "Summarizer", "clean_summary", "lexrank", "mmr_order"]

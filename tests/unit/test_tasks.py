@@ -445,3 +445,14 @@ def test_per_call_overrides_share_the_model() -> None:
     r = clf("buy now", labels=["spam", "ham"])
     assert r["label"] == "spam"
     assert isinstance(clf.replace(labels="a,b").generator, Generator)
+
+
+def test_another_backend_plugs_in_unchanged() -> None:
+    """A logits-based model without a chat template (the toy bigram model): the labels are
+    scored from its real next-token distribution, after a raw prompt, with a leading space."""
+    from ponder.llm.fake import ToyLanguageModel
+
+    toy = ToyLanguageModel({"\nAnswer:": {" positive": 0.7, " negative": 0.3}})
+    r = pipeline("sentiment", labels="positive,negative", model=toy)("whatever")
+    assert r["label"] == "positive"
+    assert r["score"] == pytest.approx(0.7, abs=1e-3)

@@ -123,7 +123,7 @@ def _run_batch(
     for ref, reason in skipped:
         console_err.print(f"[yellow]skipped[/] {ref}: {reason}", highlight=False)
     failed: list[tuple[str, str]] = []
-    done = 0
+    done = warned = 0
     notes: list[dict[str, Any]] = []
     sink: TextIO | None = None
     if output is not None:
@@ -140,6 +140,7 @@ def _run_batch(
                     bar.console.print(f"[yellow]skipped[/] {row.ref}: {outcome}", highlight=False)
                     continue
                 done += 1
+                warned += bool(outcome.get("warning"))
                 if len(notes) < 1 and outcome.get("note"):
                     notes.append(outcome)
                 record = {"row": row.row, **row.fields}
@@ -157,8 +158,9 @@ def _run_batch(
     _report_notes(notes)
     bad = len(skipped) + len(failed)
     where = f" to {output}" if output is not None else ""
+    flagged = f" ({warned} with a warning)" if warned else ""
     console_err.print(
-        f"[bold]{pipe.task}[/]: {done} processed{where}, {bad} skipped "
+        f"[bold]{pipe.task}[/]: {done} processed{where}{flagged}, {bad} skipped "
         f"({len(skipped)} bad rows, {len(failed)} failed)",
         highlight=False,
     )

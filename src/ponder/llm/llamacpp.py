@@ -311,14 +311,54 @@ class LlamaCppGenerator(LogitsGenerator):
         self.flash_attn = flash_attn
         self.mode = ""
         self._lib: Any = None
+        self._vm: Any = None
         self._saved: OrderedDict[tuple[int, ...], _SavedPrefix] = OrderedDict()
         self._pieces: dict[int, bytes] = {}
 
     # ------------------------------------------------------------ loading
 
+    def _vocab(self) -> Any:
+        """The tokenizer and metadata, from a vocabulary-only load (fast: no weights), so
+        counting tokens or rendering a chat template never loads the model."""
+        if self._vm is not None:
+            return self._vm
+        with _load_lock:
+            if self._vm is None:
+                self._load_vocab()
+        return self._vm
+
+    def _load_vocab(self) -> None:
+        lib = _import_llama()
+        from llama_cpp import _internals as internals
+
+        mp = lib.llama_model_default_params()
+        mp.vocab_only = True
+        try:
+            model = internals.LlamaModel(path_model=str(self.model_path), params=mp, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(
+                f"llama.cpp cannot read {self.model_path} ({e}): is it a complete GGUF file?"
+            ) from e
+        self._n_vocab = model.n_vocab()
+        train = model.n_ctx_train()
+        self._n_ctx = min(self._n_ctx_wanted, train) if train > 0 else self._n_ctx_wanted
+        self._eog = frozenset(
+            t for t in range(self._n_vocab) if lib.llama_vocab_is_eog(model.vocab, t)
+        )
+        meta = model.metadata()
+        self._template = meta.get("tokenizer.chat_template", "")
+        bos, eos = model.token_bos(), model.token_eos()
+        self._bos = bos if bos >= 0 else None
+        self._bos_text = model.token_get_text(bos) if bos >= 0 else ""
+        self._eos_text = model.token_get_text(eos) if eos >= 0 else ""
+        self._add_bos = bool(model.add_bos_token()) and self._bos is not None
+        self._vlib = lib
+        self._vm = model
+
     def _load(self) -> None:
         if self._lib is not None:
             return
+        self._vocab()
         with _load_lock:
             if self._lib is None:
                 self._load_now()
@@ -338,19 +378,7 @@ class LlamaCppGenerator(LogitsGenerator):
         else:
             self._pp = self._dec = _Engine(self, lib, extra=extra, n_ubatch=self.n_batch)
             self.mode = "extra-buffers" if extra else "plain"
-        model = self._pp.model
-        self._n_vocab = self._pp.n_vocab
-        self._n_ctx = self._pp.n_ctx
-        self._eog = frozenset(
-            t for t in range(self._n_vocab) if lib.llama_vocab_is_eog(model.vocab, t)
-        )
-        meta = model.metadata()
-        self._template = meta.get("tokenizer.chat_template", "")
-        bos, eos = model.token_bos(), model.token_eos()
-        self._bos = bos if bos >= 0 else None
-        self._bos_text = model.token_get_text(bos) if bos >= 0 else ""
-        self._eos_text = model.token_get_text(eos) if eos >= 0 else ""
-        self._add_bos = bool(model.add_bos_token()) and self._bos is not None
+        self._n_ctx = min(self._n_ctx, self._pp.n_ctx)
         self._saved.clear()
         self._lib = lib
 
@@ -376,28 +404,28 @@ class LlamaCppGenerator(LogitsGenerator):
 
     @property
     def context_window(self) -> int:  # type: ignore[override]
-        self._load()
+        self._vocab()
         return int(self._n_ctx)
 
     @property
     def has_chat_template(self) -> bool:  # type: ignore[override]
-        self._load()
+        self._vocab()
         return bool(self._template)
 
     @property
     def eog_ids(self) -> frozenset[int]:
-        self._load()
+        self._vocab()
         return self._eog
 
     @property
     def vocab_size(self) -> int:
-        self._load()
+        self._vocab()
         return int(self._n_vocab)
 
     # ------------------------------------------------------------ tokens
 
     def render_messages(self, messages: Sequence[Message]) -> str:
-        self._load()
+        self._vocab()
         if not self._template:
             return super().render_messages(messages)
         return render_chat_template(
@@ -406,23 +434,23 @@ class LlamaCppGenerator(LogitsGenerator):
         )
 
     def _encode(self, prompt: str | list[Message]) -> list[int]:
-        self._load()
+        self._vocab()
         text = prompt if isinstance(prompt, str) else self.render_messages(prompt)
         add_bos = self._add_bos and not (self._bos_text and text.startswith(self._bos_text))
-        return list(self._pp.model.tokenize(text.encode("utf-8"), add_bos, True))
+        return list(self._vm.tokenize(text.encode("utf-8"), add_bos, True))
 
     def _encode_text(self, text: str) -> list[int]:
-        self._load()
+        self._vocab()
         if not text:
             return []
-        return list(self._pp.model.tokenize(text.encode("utf-8"), False, False))
+        return list(self._vm.tokenize(text.encode("utf-8"), False, False))
 
     def _piece(self, token_id: int) -> bytes:
         p = self._pieces.get(token_id)
         if p is None:
-            self._load()
+            self._vocab()
             buf = ctypes.create_string_buffer(64)
-            n = self._lib.llama_token_to_piece(self._pp.model.vocab, token_id, buf, 64, 0, False)
+            n = self._vlib.llama_token_to_piece(self._vm.vocab, token_id, buf, 64, 0, False)
             p = bytes(buf.raw[: max(n, 0)])
             self._pieces[token_id] = p
         return p

@@ -116,7 +116,8 @@ class RagPrompt:
     def _messages(self, user: str) -> list[Message]:
         if not self.fenced:
             return [Message("user", user)]
-        return [Message("system", SYSTEM.fill(boundary=self.boundary)), Message("user", user)]
+        values = {"boundary": self.boundary} if "boundary" in SYSTEM.variables else {}
+        return [Message("system", SYSTEM.fill(**values)), Message("user", user)]
 
     def answer_messages(self, question: str, sources: Sequence[Source]) -> list[Message]:
         """The stuff prompt (also the reduce step, over the notes of the map step)."""

@@ -1,7 +1,7 @@
 """Label scoring with a language model: the log-likelihood of each label as the reply.
 
 The prompt ends right before the answer; each label is scored as a continuation with
-``Generator.logprobs``. Choices (documented in ``docs/tasks.md``):
+``Generator.logprobs``. The choices made:
 
 - **Surface forms.** A label is scored as written, lower-cased and capitalised (``"positive"``,
   ``"Positive"``); its log-probability is the log-sum-exp over those forms, so the model is

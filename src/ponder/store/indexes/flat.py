@@ -52,14 +52,17 @@ class FlatIndex(VectorIndex):
     def __init__(self, dim: int, metric: str = "cosine", **params: Any) -> None:
         super().__init__(dim, metric, **params)  # no PARAMS: any parameter is an error
         self.index = faiss.IndexIDMap2(faiss.IndexFlat(dim, faiss_metric(metric)))
+        self._count = 0  # = index.ntotal, without a SWIG call on the search path
 
     def add(self, pks: np.ndarray, vectors: np.ndarray) -> None:
         if len(pks):
             self.index.add_with_ids(self.prepare(vectors), np.asarray(pks, dtype=np.int64))
+            self._count = int(self.index.ntotal)
 
     def remove(self, pks: np.ndarray) -> None:
         if len(pks):
             self.index.remove_ids(np.asarray(pks, dtype=np.int64))
+            self._count = int(self.index.ntotal)
 
     def search(
         self,
@@ -76,9 +79,10 @@ class FlatIndex(VectorIndex):
             sel = allowed if isinstance(allowed, Selection) else Selection(np.unique(allowed))
             raw, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=sel.selector()))
         self.stats.knobs = {}
-        self.stats.scanned = self.index.ntotal * len(q)
+        self.stats.scanned = self._count * len(q)
         scores = self.to_scores(raw)
-        scores[ids < 0] = -np.inf
+        if (ids[:, -1] < 0).any():  # FAISS puts missing rows last
+            scores[ids < 0] = -np.inf
         return scores, ids
 
     def reconstruct(self, pks: np.ndarray) -> np.ndarray:
@@ -93,7 +97,7 @@ class FlatIndex(VectorIndex):
         return self.index.ntotal * (self.dim * 4 + 16)
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return self._count
 
     def pks(self) -> np.ndarray:
         return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64))
@@ -112,4 +116,5 @@ class FlatIndex(VectorIndex):
         )
         if not isinstance(obj.index, faiss.IndexIDMap2):
             raise VectorIndexError(f"index file {path} is not a flat ID-mapped index")
+        obj._count = int(obj.index.ntotal)
         return obj

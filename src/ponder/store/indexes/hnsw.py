@@ -171,7 +171,8 @@ class HNSWIndex(VectorIndex):
         self.stats.knobs = {"efSearch": ef}
         self.stats.scanned = int(stats.ndis)
         scores = self.to_scores(raw)
-        scores[ids < 0] = -np.inf
+        if (ids[:, -1] < 0).any():  # FAISS puts missing rows last
+            scores[ids < 0] = -np.inf
         return scores, ids
 
     def pks(self) -> np.ndarray:

@@ -282,7 +282,8 @@ class IVFIndex(VectorIndex):
             sel = allowed if isinstance(allowed, Selection) else Selection(np.unique(allowed))
         raw, ids = self._raw_search(self.prepare(queries), k, sel, effort)
         scores = self.to_scores(raw)
-        scores[ids < 0] = -np.inf
+        if (ids[:, -1] < 0).any():  # FAISS puts missing rows last
+            scores[ids < 0] = -np.inf
         return scores, ids
 
     def reconstruct(self, pks: np.ndarray) -> np.ndarray | None:
@@ -349,7 +350,9 @@ class IVFIndex(VectorIndex):
         if index.metric_type != faiss_metric(metric):
             raise VectorIndexError(f"index file {path} was built for another metric")
         if isinstance(index, faiss.IndexIDMap2):  # saved before it had enough vectors to train
-            obj.fallback.index = index  # type: ignore[union-attr]
+            assert obj.fallback is not None
+            obj.fallback.index = index
+            obj.fallback._count = int(index.ntotal)
             return obj
         obj._check_loaded(index, path)
         index.set_direct_map_type(faiss.DirectMap.Hashtable)

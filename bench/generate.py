@@ -16,6 +16,7 @@ default buffers with ``n_ubatch=1`` (AMX's one-token kernels only). Ponder is co
 the faster of them for each measure.
 
     .venv/bin/python bench/generate.py   # prints a table, writes bench/results/generate.json
+    .venv/bin/python bench/generate.py --threads 1 --clock cpu   # busy machine: generate.cpu.json
 """
 
 from __future__ import annotations
@@ -63,35 +64,48 @@ def _raw_llama(path: Path, n_ctx: int, threads: int, extra: bool, n_ubatch: int 
         llama_mod.llama_cpp.llama_model_default_params = original
 
 
+# Every time is taken here, with one clock: wall time, or with --clock cpu this process's CPU
+# time (with one thread, a proxy for the work done that other load on the machine disturbs less).
+now = time.perf_counter
+
+
 def _raw_pp(llm: Any, tokens: list[int]) -> float:
     llm.reset()
-    t0 = time.perf_counter()
+    t0 = now()
     llm.eval(tokens)
-    return len(tokens) / (time.perf_counter() - t0)
+    return len(tokens) / (now() - t0)
 
 
-def _raw_tg(llm: Any, tokens: list[int], n: int) -> tuple[float, int]:
+def _raw_tg(llm: Any, tokens: list[int], n: int) -> float:
     llm.reset()
     stamps = []
     for _ in llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=1.0):
-        stamps.append(time.perf_counter())
+        stamps.append(now())
         if len(stamps) >= n:
             break
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def _ttft(gen: LlamaCppGenerator, text: str, **opts: Any) -> tuple[float, int]:
+    """Time to the first token (prompt evaluation and the first choice) and prompt size."""
+    stream = gen.generate(text, raw=True, max_new_tokens=1, **opts)
+    t0 = now()
+    next(stream, None)
+    dt = now() - t0
+    stream.close()
+    return dt, stream.info.prompt_tokens
 
 
 def _ponder_pp(gen: LlamaCppGenerator, text: str) -> float:
     gen.clear_cache()
-    c = gen.complete(text, raw=True, max_new_tokens=1)
-    return c.prompt_tokens / c.prompt_seconds
+    dt, n = _ttft(gen, text)
+    return n / dt
 
 
-def _ponder_stream(gen: LlamaCppGenerator, text: str, n: int, **opts: Any) -> tuple[float, int]:
+def _ponder_tg(gen: LlamaCppGenerator, text: str, n: int) -> float:
     gen.clear_cache()
-    stamps = []
-    for _ in gen.generate(text, raw=True, max_new_tokens=n, **opts):
-        stamps.append(time.perf_counter())
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
+    stamps = [now() for _ in gen.generate(text, raw=True, max_new_tokens=n)]
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
 def _median(xs: list[float]) -> float:
@@ -105,7 +119,12 @@ def main() -> None:
     ap.add_argument("--prompt-tokens", type=int, default=256)
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--n-ctx", type=int, default=4096)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="cpu: this process's CPU time (use with --threads 1 on a busy machine)")
     args = ap.parse_args()
+    global now
+    if args.clock == "cpu":
+        now = time.process_time
 
     path = default_model_path()
     gen = LlamaCppGenerator(path, n_threads=args.threads, n_ctx=args.n_ctx)
@@ -138,26 +157,27 @@ def main() -> None:
         for who in order:
             if who == "ponder":
                 res["pp_ponder"].append(_ponder_pp(gen, text))
-                res["tg_ponder"].append(_ponder_stream(gen, STORY, args.new_tokens)[0])
+                res["tg_ponder"].append(_ponder_tg(gen, STORY, args.new_tokens))
             else:
                 res[f"pp_raw_{who}"].append(_raw_pp(raws[who], ids))
-                res[f"tg_raw_{who}"].append(_raw_tg(raws[who], story_ids, args.new_tokens)[0])
+                res[f"tg_raw_{who}"].append(_raw_tg(raws[who], story_ids, args.new_tokens))
     del raw, raws
 
     # beam search (4 beams) vs greedy, through Ponder: per-step rate and output tokens/s
     beam: dict[str, list[float]] = {"greedy_tps": [], "beam_steps_ps": [], "beam_tps": []}
     for _ in range(args.rounds):
+        beam["greedy_tps"].append(_ponder_tg(gen, STORY, args.new_tokens))
         gen.clear_cache()
-        g = gen.complete(STORY, raw=True, max_new_tokens=args.new_tokens)
-        beam["greedy_tps"].append(g.tokens_per_second)
+        prompt_s = _ttft(gen, STORY)[0]  # the prompt alone, cold, to subtract below
         gen.clear_cache()
         stream = gen.generate(STORY, raw=True, strategy="beam", num_beams=4,
                               max_new_tokens=args.new_tokens, explain=True)
+        t0 = now()
         b = stream.completion()
+        search_s = now() - t0 - prompt_s
         steps = 1 + max(n.step for n in (b.trace.beam_nodes if b.trace else []))
-        search_s = b.total_seconds - b.prompt_seconds
         beam["beam_steps_ps"].append(steps / search_s)
-        beam["beam_tps"].append(b.tokens_per_second)
+        beam["beam_tps"].append(b.completion_tokens / search_s)
 
     # time to first token: 1,000-token prompt, first 900 seen before
     base = gen._encode(FILLER * 80)
@@ -167,15 +187,12 @@ def main() -> None:
     ttft: dict[str, list[float]] = {"cold": [], "warm_last": [], "warm_lru": []}
     for _ in range(args.rounds):
         gen.clear_cache()
-        ttft["cold"].append(gen.complete(prefix + tails[0], raw=True,
-                                         max_new_tokens=1).time_to_first_token)
+        ttft["cold"].append(_ttft(gen, prefix + tails[0])[0])
         gen.clear_cache()
-        gen.complete(prefix + tails[1], raw=True, max_new_tokens=1)
-        c = gen.complete(prefix + tails[2], raw=True, max_new_tokens=1)
-        ttft["warm_last"].append(c.time_to_first_token)
-        gen.complete(other, raw=True, max_new_tokens=1)
-        c = gen.complete(prefix + tails[3], raw=True, max_new_tokens=1)
-        ttft["warm_lru"].append(c.time_to_first_token)
+        _ttft(gen, prefix + tails[1])
+        ttft["warm_last"].append(_ttft(gen, prefix + tails[2])[0])
+        _ttft(gen, other)
+        ttft["warm_lru"].append(_ttft(gen, prefix + tails[3])[0])
     n_prompt = len(gen._encode(prefix + tails[3]))
     load1 = os.getloadavg()
 
@@ -185,6 +202,7 @@ def main() -> None:
     out = {
         "model": path.name,
         "threads": args.threads,
+        "clock": args.clock,
         "rounds": args.rounds,
         "prompt_tokens": len(ids),
         "new_tokens": args.new_tokens,
@@ -214,13 +232,14 @@ def main() -> None:
                                      out["ttft_1000_tokens_900_seen"]["ratio_lru"]) <= 0.25,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "generate.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+    name = "generate.json" if args.clock == "wall" else "generate.cpu.json"
+    (RESULTS / name).write_text(json.dumps(out, indent=2), encoding="utf-8")
 
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"Generation on {path.name}, {args.threads} threads, median of "
-              f"{args.rounds} (load {load0[0]:.1f} -> {load1[0]:.1f})")
+    t = Table(title=f"Generation on {path.name}, {args.threads} threads, {args.clock} clock, "
+              f"median of {args.rounds} (load {load0[0]:.1f} -> {load1[0]:.1f})")
     for col in ("measure", "Ponder", "raw llama-cpp-python", "ratio", "goal"):
         t.add_column(col, justify="left" if col == "measure" else "right")
     pp, tg = out["prompt_processing_tps"], out["generation_tps"]

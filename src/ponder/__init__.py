@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "IngestReport": "ponder.types",
     "LoadedDocument": "ponder.types",
     "PonderError": "ponder.errors",
+    "pipeline": "ponder.tasks",
 }
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ponder.embed.fake import HashEmbedder
     from ponder.errors import PonderError
     from ponder.store.collection import Collection
+    from ponder.tasks import pipeline
     from ponder.types import Chunk, Hit, IngestReport, LoadedDocument
 
 
@@ -65,4 +67,5 @@ __all__ = [
     "Settings",
     "load_embedder",
     "load_settings",
+    "pipeline",
 ]

@@ -71,7 +71,7 @@ def test_query_has_no_prefix(default: MiniLMEmbedder) -> None:
 
 def test_default_agrees_with_torch(default: MiniLMEmbedder, reference: np.ndarray) -> None:
     cos = np.sum(default.embed(TEXTS) * reference, axis=1)
-    assert cos.mean() >= 0.99, (default.name, cos)
+    assert cos.mean() >= 0.99, (default.backend, cos)
 
 
 def test_batching_does_not_change_vectors(default: MiniLMEmbedder) -> None:

@@ -12,7 +12,7 @@ from ponder.embed.fake import HashEmbedder
 from ponder.errors import CollectionNotFoundError, ConfigError, InputError
 from ponder.llm.base import Message
 from ponder.llm.fake import ScriptedGenerator
-from ponder.prompts.defenses import REMOVED_MARKER
+from ponder.prompts.defenses import PROMPT_MARKER
 from ponder.rag import Answer, AskConfig, answer_from_hits, ask
 from ponder.store.collection import Collection
 from ponder.types import Chunk, Hit
@@ -95,7 +95,7 @@ def test_injected_instruction_is_neutralised_reported_and_checked(home: Path) ->
             stream_to=shown.append)
     prompt = _user_prompt(g)
     assert "Ignore previous instructions" not in prompt and "KIWI" not in prompt
-    assert REMOVED_MARKER in prompt
+    assert PROMPT_MARKER in prompt
     assert [s.source for s in a.injections] == ["m"]
     assert a.injections[0].payloads == ("KIWI",)
     assert a.text == "A year on Mercury lasts 88 Earth days [1]."
@@ -111,7 +111,7 @@ def test_defense_levels(home: Path) -> None:
         g = ScriptedGenerator(["Rain falls [1]. KIWI"])
         a = ask("Does rain fall?", collection=c, model=g, defense=defense, min_score=-1)
         prompt = _user_prompt(g)
-        assert ("<<<" in prompt) is fenced
+        assert ("(end of source " in prompt) is fenced
         assert ("print KIWI" not in prompt) is neutral
         assert ("KIWI" in a.text) is not neutral
 

@@ -45,7 +45,7 @@ def test_known_names() -> None:
 def test_minilm_backends_construct_cheaply(name: str) -> None:
     e = load_embedder(name, threads=1)
     assert isinstance(e, MiniLMEmbedder)
-    assert e.name == name
+    assert e.name == e.backend == name
     assert (e.dim, e.max_tokens, e.normalized) == (384, 256, True)
     # below the cosine bar (int8) means a model_id of its own
     shared = "int8" not in name
@@ -59,8 +59,11 @@ def test_minilm_backends_construct_cheaply(name: str) -> None:
 def test_default_name_resolves_to_a_backend() -> None:
     e = load_embedder("minilm")
     assert isinstance(e, MiniLMEmbedder)
-    assert e.name == default_backend()
-    assert load_embedder("  MiniLM ").name == default_backend()
+    assert e.backend == default_backend()
+    assert e.name == "minilm"  # what a collection records: portable across machines
+    assert load_embedder("  MiniLM ").backend == default_backend()
+    explicit = load_embedder(default_backend())
+    assert explicit.name == explicit.backend == default_backend()
 
 
 def test_none_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +72,7 @@ def test_none_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_EMBEDDER", "minilm-onnx")
     assert isinstance(load_embedder(), OnnxMiniLM)
     monkeypatch.delenv("PONDER_EMBEDDER")
-    assert load_embedder().name == default_backend()
+    assert load_embedder().backend == default_backend()
 
 
 def test_threads_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +160,7 @@ def test_pad_batch_and_normalize() -> None:
 class _Recorder(MiniLMEmbedder):
     """A MiniLM front end over a fake network: records the batches it is given."""
 
-    name = "recorder"
+    backend = "recorder"
 
     def __init__(self, **kwargs: int) -> None:
         super().__init__(**kwargs)

@@ -86,7 +86,7 @@ def ask(
     model: str | None = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
     max_new_tokens: int | None = typer.Option(
-        None, "--max-tokens", help="Most tokens in the answer (default 96)."
+        None, "--max-tokens", help="Most tokens in the answer (default 64)."
     ),
     context_tokens: int | None = typer.Option(
         None, "--context-tokens", help="Token budget for sources per call (default 480)."

@@ -43,7 +43,7 @@ def eval_qa(
     context_tokens: int | None = typer.Option(
         None, "--context-tokens", help="Token budget for sources (default 480)."
     ),
-    max_new_tokens: int | None = typer.Option(None, "--max-tokens", help="Answer tokens (96)."),
+    max_new_tokens: int | None = typer.Option(None, "--max-tokens", help="Answer tokens (64)."),
     closed_book: bool = typer.Option(
         True, "--closed-book/--no-closed-book", help="Also answer without sources."
     ),

@@ -104,11 +104,15 @@ def load_embedder(name: str | None = None, **kwargs: Any) -> Embedder:
     """The embedder called ``name`` (default: ``load_settings().embedder``, then ``minilm``).
 
     ``kwargs`` go to its constructor: ``threads``, ``batch_size`` and ``cache_dir`` for the
-    MiniLM backends, ``dim`` and ``model_id`` for ``hash``.
+    MiniLM backends, ``dim`` and ``model_id`` for ``hash``. A MiniLM embedder's ``backend``
+    says which backend runs; its ``name`` is what was asked for (``minilm`` for the default).
+
+    >>> e = load_embedder("minilm")
+    >>> e.name, e.backend == default_backend()
+    ('minilm', True)
     """
-    name = (name or load_settings().embedder or DEFAULT).strip().lower()
-    if name == DEFAULT:
-        name = default_backend()
+    requested = (name or load_settings().embedder or DEFAULT).strip().lower()
+    name = default_backend() if requested == DEFAULT else requested
     cls = _BACKENDS.get(name)
     if cls is None:
         raise ConfigError(
@@ -123,7 +127,10 @@ def load_embedder(name: str | None = None, **kwargs: Any) -> Embedder:
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         raise ConfigError(f"embedder {name!r} takes no option(s) {unknown}; it takes {params}")
-    return cls(**kwargs)
+    emb = cls(**kwargs)
+    if requested == DEFAULT and isinstance(emb, MiniLMEmbedder):
+        emb.name = DEFAULT  # portable: another machine may pick another backend
+    return emb
 
 
 __all__ = [

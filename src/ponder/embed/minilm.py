@@ -148,7 +148,10 @@ class MiniLMEmbedder(Embedder):
     normalized = True
     max_tokens = MAX_TOKENS
     batch_size = 16
-    #: registry name of the backend (``load_embedder(name)``)
+    #: the concrete backend (a ``load_embedder`` name)
+    backend = ""
+    #: the name it was loaded by: ``backend``, or ``"minilm"`` when the default picked it, so
+    #: that a collection records the portable name rather than this machine's choice
     name = ""
     #: pad each batch to a multiple of this (fewer distinct shapes help some runtimes)
     pad_multiple = 1
@@ -162,13 +165,14 @@ class MiniLMEmbedder(Embedder):
             raise ConfigError(f"threads={threads}: need a positive thread count")
         if batch_size is not None and batch_size < 1:
             raise ConfigError(f"batch_size={batch_size}: need a positive batch size")
+        self.name = self.backend
         self.threads = threads or default_threads()
         if batch_size:
             self.batch_size = batch_size
         self._loaded = False
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, threads={self.threads})"
+        return f"{type(self).__name__}(backend={self.backend!r}, threads={self.threads})"
 
     # -- tokenizer: cheap, never loads the network weights -------------------------------------
 
@@ -264,7 +268,7 @@ class TorchMiniLM(MiniLMEmbedder):
     Sets torch's global thread count to ``threads`` when it loads.
     """
 
-    name = "minilm-torch"
+    backend = "minilm-torch"
 
     def __init__(self, *, threads: int | None = None, batch_size: int | None = None) -> None:
         super().__init__(threads=threads, batch_size=batch_size)

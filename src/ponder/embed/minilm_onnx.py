@@ -48,7 +48,7 @@ def _session(path: Path, threads: int) -> Any:
 class OnnxMiniLM(MiniLMEmbedder):
     """ONNX Runtime, fp32: the same numbers as sentence-transformers (cosine 1.0000)."""
 
-    name = "minilm-onnx"
+    backend = "minilm-onnx"
     variant = "fp32"
 
     def __init__(
@@ -67,7 +67,7 @@ class OnnxMiniLM(MiniLMEmbedder):
             import onnxruntime  # noqa: F401
         except ImportError:
             raise BackendUnavailableError(
-                f"{self.name} needs onnxruntime; install it with `pip install onnxruntime` "
+                f"{self.backend} needs onnxruntime; install it with `pip install onnxruntime` "
                 "or use the `minilm-torch` embedder"
             ) from None
         path = ensure_onnx(self.variant, self.cache_dir)
@@ -98,6 +98,6 @@ class OnnxInt8MiniLM(OnnxMiniLM):
     ones), so it does not pass for the same model: it has its own ``model_id``.
     """
 
-    name = "minilm-onnx-int8"
+    backend = "minilm-onnx-int8"
     variant = "int8-dynamic"
     model_id = f"{MODEL_ID}-onnx-int8"

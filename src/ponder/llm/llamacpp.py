@@ -186,7 +186,6 @@ class _Engine:
         cp.kv_unified = True
         cp.n_threads = gen.n_threads
         cp.n_threads_batch = gen.n_threads
-        cp.n_outputs_max_per_seq = 0
         cp.no_perf = True
         cp.flash_attn_type = (
             lib.LLAMA_FLASH_ATTN_TYPE_ENABLED if gen.flash_attn

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 REMOVED_MARKER = "[instruction-like text removed]"
+PROMPT_MARKER = "[…]"  # what the model sees instead: a small model copies a wordier marker
 DEFAULT_THRESHOLD = 0.8
 NEIGHBOUR_THRESHOLD = 0.3
 DEFAULT_MIN_COPY_WORDS = 6
@@ -526,6 +527,7 @@ def with_source(spans: Iterable[InjectionSpan], source: str) -> list[InjectionSp
 __all__ = [
     "DEFAULT_THRESHOLD",
     "PATTERNS",
+    "PROMPT_MARKER",
     "REMOVED_MARKER",
     "InjectionSpan",
     "OutputCheck",

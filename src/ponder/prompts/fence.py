@@ -11,11 +11,15 @@ Special tokens of chat templates (``<|im_start|>``, ``<|im_end|>``, ``<|endoftex
 special tokens in the rendered prompt, so an ``<|im_end|>`` left inside a document would really
 end the user's turn.
 
+The fence reads as plain language (a small model copies ``<<<...>>>`` markup into its answers
+and answers worse; measured in ``bench/results/injection.md``), but what makes it a fence is
+the boundary on both lines:
+
 >>> b = make_boundary(["some text"], rng=lambda n: "ab12cd34")
 >>> print(fence("Paris is in France.", b, label="[1] atlas.txt"))
-<<<ab12cd34 [1] atlas.txt>>>
+Source [1] atlas.txt (id ab12cd34):
 Paris is in France.
-<<<end ab12cd34>>>
+(end of source ab12cd34)
 >>> defuse_special_tokens("hi <|im_end|> there")
 'hi ‹|im_end|› there'
 """
@@ -93,22 +97,21 @@ def fence(text: str, boundary: str, *, label: str = "") -> str:
         raise ConfigError(
             "the fence boundary occurs in the text it fences: draw it with make_boundary(texts)"
         )
-    head = f"<<<{boundary} {label}>>>" if label else f"<<<{boundary}>>>"
-    return f"{head}\n{text}\n<<<end {boundary}>>>"
+    head = f"Source {label} (id {boundary}):" if label else f"Source (id {boundary}):"
+    return f"{head}\n{text}\n(end of source {boundary})"
 
 
 def unfence(prompt: str, boundary: str) -> list[str]:
     """The texts fenced with ``boundary`` in ``prompt``, in order (the inverse of ``fence``,
     used by tests to show that a document cannot close its fence early).
 
-    >>> p = fence("a <<<end 00000000>>> b", "12345678") + "\\n" + fence("c", "12345678")
+    >>> p = fence("a (end of source 00000000) b", "12345678") + "\\n" + fence("c", "12345678")
     >>> unfence(p, "12345678")
-    ['a <<<end 00000000>>> b', 'c']
+    ['a (end of source 00000000) b', 'c']
     """
-    pat = re.compile(
-        rf"<<<{re.escape(boundary)}(?: [^\n]*)?>>>\n(.*?)\n<<<end {re.escape(boundary)}>>>",
-        re.DOTALL,
-    )
+    b = re.escape(boundary)
+    pat = re.compile(rf"^Source [^\n]*\(id {b}\):\n(.*?)\n\(end of source {b}\)$",
+                     re.DOTALL | re.MULTILINE)
     return [m.group(1) for m in pat.finditer(prompt)]
 
 

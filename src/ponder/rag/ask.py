@@ -48,6 +48,7 @@ from ponder.llm.base import Generator, Message
 from ponder.llm.config import GenerationConfig
 from ponder.prompts.defenses import (
     DEFAULT_THRESHOLD,
+    PROMPT_MARKER,
     REMOVED_MARKER,
     InjectionSpan,
     check_output,
@@ -62,7 +63,7 @@ from ponder.types import Hit
 
 DEFAULT_K = 3
 DEFAULT_CONTEXT_TOKENS = 480
-DEFAULT_MAX_NEW_TOKENS = 96
+DEFAULT_MAX_NEW_TOKENS = 64
 DEFAULT_MIN_SCORE = 0.2  # cosine similarity; applied to cosine collections only
 MIN_SOURCE_TOKENS = 32
 SUPPORT_MODES = ("lexical", "embedding")
@@ -325,12 +326,16 @@ def strip_prompt_markup(text: str, boundary: str = "") -> str:
     """Remove prompt scaffolding a small model sometimes copies into its answer: fence lines
     (with this request's boundary) and the neutralisation marker.
 
-    >>> strip_prompt_markup("<<<end ab12cd34 [1] a.txt>> Paris is big.", "ab12cd34")
+    >>> strip_prompt_markup("Source [1] a.txt (id ab12cd34): Paris is big. (end of source "
+    ...                     "ab12cd34)", "ab12cd34")
     'Paris is big.'
     """
     if boundary:
-        text = re.sub(rf"<{{1,3}}\s*(?:end\s+)?{re.escape(boundary)}[^\n>]*>{{0,3}}", " ", text)
-    text = text.replace(REMOVED_MARKER, " ")
+        b = re.escape(boundary)
+        text = re.sub(rf"(?:Source\b[^\n]{{0,80}}?)?\(\s*(?:id|end of source)\s+{b}\s*\)?:?",
+                      " ", text)
+        text = re.sub(b, " ", text)
+    text = text.replace(REMOVED_MARKER, " ").replace(PROMPT_MARKER, " ")
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 

@@ -59,7 +59,8 @@ _REFUSAL = re.compile(
     r"\b(?:(?:do|does|did)\s+not|don't|doesn't|cannot|can't|could\s+not|unable\s+to|no)\s+"
     r"(?:\w+\s+){0,3}(?:contain|include|mention|say|provide|answer|find|know|information|"
     r"answer|specify|state|address|cover)\b|\bnot\s+(?:mentioned|specified|stated|provided|"
-    r"found|given|covered)\b|\bno\s+(?:information|answer|mention|relevant)\b",
+    r"found|given|covered|available|known)\b|\bno\s+(?:information|answer|mention|relevant)\b"
+    r"|\b(?:is|are|remains?)\s+unknown\b",
     re.IGNORECASE,
 )
 STOPWORDS_TEXT = """

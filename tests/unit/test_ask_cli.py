@@ -52,7 +52,7 @@ def test_ask_terminal_marks_unsupported_and_reports_injections(kb: Path) -> None
 
 
 def test_ask_bad_options_are_refused(kb: Path) -> None:
-    code, out = _run(kb, "ask", "q?", "-c", "kb", "--model", "fake", "--chain", "magic")
+    code, _out = _run(kb, "ask", "q?", "-c", "kb", "--model", "fake", "--chain", "magic")
     assert code != 0
 
 

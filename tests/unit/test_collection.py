@@ -35,7 +35,9 @@ def col(home):
     c.add(
         ids=[f"d{i}" for i in range(len(TEXTS))],
         texts=TEXTS,
-        metadatas=[{"topic": t, "n": i} for i, t in enumerate(["pets", "pets", "money", "money", "pets"])],
+        metadatas=[
+            {"topic": t, "n": i} for i, t in enumerate(["pets", "pets", "money", "money", "pets"])
+        ],
     )
     yield c
     c.close()

@@ -88,13 +88,17 @@ def test_parse_where_accepts_json_and_rejects_bad_json():
         parse_where("{a: 1}")
 
 
-scalars = st.one_of(st.sampled_from(["science", "art", "x"]), st.integers(2018, 2025), st.booleans())
+scalars = st.one_of(
+    st.sampled_from(["science", "art", "x"]), st.integers(2018, 2025), st.booleans()
+)
 fields = st.sampled_from(["topic", "year", "tags", "ok", "score", "missing"])
 leaf = st.one_of(
     st.builds(lambda f, v: {f: v}, fields, scalars),
     st.builds(lambda f, op, v: {f: {op: v}}, fields, st.sampled_from(["$eq", "$ne"]), scalars),
     st.builds(
-        lambda f, op, v: {f: {op: v}}, fields, st.sampled_from(["$gt", "$lte"]),
+        lambda f, op, v: {f: {op: v}},
+        fields,
+        st.sampled_from(["$gt", "$lte"]),
         st.integers(2018, 2025),
     ),
     st.builds(lambda f, vs: {f: {"$in": vs}}, fields, st.lists(scalars, max_size=3)),

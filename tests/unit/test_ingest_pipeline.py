@@ -108,7 +108,7 @@ def test_interrupt_keeps_committed_documents_and_resumes(col, folder, home, monk
     with pytest.raises(KeyboardInterrupt):
         col.ingest([folder], progress=Boom())
     partial = col.count()
-    assert 0 < partial
+    assert partial > 0
     col.close()
     again = Collection.open("docs", home=home, embedder=HashEmbedder(dim=64))
     assert again.count() == partial
@@ -144,11 +144,9 @@ def test_cli_ingest_search_collections(home, folder):
     from ponder.cli.main import app
 
     runner = CliRunner()
-    res = runner.invoke(
-        app, ["ingest", str(folder), "-c", "cli", "--embedder", "hash", "--json"]
-    )
+    res = runner.invoke(app, ["ingest", str(folder), "-c", "cli", "--embedder", "hash", "--json"])
     assert res.exit_code == 0, res.output
-    report = json.loads(res.stdout[res.stdout.index("{"):])
+    report = json.loads(res.stdout[res.stdout.index("{") :])
     assert report["added"] == 5 and len(report["skipped"]) == 3
     res = runner.invoke(app, ["search", "penguins fly", "-c", "cli", "-k", "2", "--json"])
     assert res.exit_code == 0, res.output

@@ -30,6 +30,18 @@ def test_every_error_is_a_ponder_error_and_listed():
 
 def test_collection_api_shape():
     c = ponder.Collection
-    for method in ("create", "open", "get_or_create", "add", "ingest", "search", "get",
-                   "update", "delete", "count", "info", "keyword_search"):
+    for method in (
+        "create",
+        "open",
+        "get_or_create",
+        "add",
+        "ingest",
+        "search",
+        "get",
+        "update",
+        "delete",
+        "count",
+        "info",
+        "keyword_search",
+    ):
         assert callable(getattr(c, method)), method

@@ -62,9 +62,7 @@ def brute_force(xb: np.ndarray, q: np.ndarray, metric: str, k: int) -> list[int]
 def _build(root, kind: str, metric: str) -> str:
     """A collection of N clustered vectors, trained and saved; returns its name."""
     name = f"c-{kind}-{metric}"
-    col = Collection.create(
-        name, home=root, embedder=False, dim=DIM, metric=metric, index=kind
-    )
+    col = Collection.create(name, home=root, embedder=False, dim=DIM, metric=metric, index=kind)
     col.add(
         ids=[f"v{i}" for i in range(N)],
         embeddings=clustered(N, 7),

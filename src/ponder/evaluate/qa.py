@@ -27,6 +27,7 @@ can be scored by whether the gold paragraph was found. For every question:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import statistics
@@ -276,10 +277,10 @@ def evaluate_qa(
         raise InputError(f"unknown QA mode {mode!r}; use rag or closed_book")
     cfg = config or AskConfig()
     gen = resolve_generator(model)
-    try:  # load the model now, so that the first question's latency does not include it
+    # load the model now, so that the first question's latency does not include it
+    # (a backend without a tokenizer loads on its first generation instead)
+    with contextlib.suppress(Exception):
         gen.count_tokens("warm up")
-    except Exception:  # a backend without a tokenizer loads on its first generation
-        pass
     records: list[QARecord] = []
     for ex in examples:
         t0 = time.perf_counter()

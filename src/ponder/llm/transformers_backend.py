@@ -89,6 +89,11 @@ class TransformersGenerator(LogitsGenerator):
         except (OSError, ValueError) as e:
             raise ModelError(f"transformers cannot load {self.path}: {e}") from e
         model.eval()
+        import inspect
+
+        # transformers 5 renamed ``past_key_values`` to ``cache``
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._torch = torch
         self._tok = tok
         cfg = model.config
@@ -172,11 +177,11 @@ class TransformersGenerator(LogitsGenerator):
         with torch.inference_mode():
             out = self._model(
                 input_ids=torch.tensor([list(ids)], dtype=torch.long),
-                past_key_values=cache,
                 use_cache=True,
+                **{self._cache_kw: cache},
             )
         logits = out.logits[0, -rows:].float().numpy()
-        return logits, out.past_key_values
+        return logits, _out_cache(out)
 
     def _prefill(self, ids: list[int], info: StreamInfo) -> np.ndarray:
         self._load()
@@ -226,6 +231,11 @@ class TransformersGenerator(LogitsGenerator):
         return out
 
 
+def _out_cache(out: Any) -> Any:
+    cache = out.get("cache")  # transformers 5; earlier versions call it past_key_values
+    return cache if cache is not None else out.past_key_values
+
+
 class _HFBeams:
     """Beams as rows of a batched ``DynamicCache``, reordered by parent at every step."""
 
@@ -243,10 +253,10 @@ class _HFBeams:
         with torch.inference_mode():
             out = self.gen._model(
                 input_ids=torch.tensor([[t] for t in tokens], dtype=torch.long),
-                past_key_values=self.cache,
                 use_cache=True,
+                **{self.gen._cache_kw: self.cache},
             )
-        self.cache = out.past_key_values
+        self.cache = _out_cache(out)
         return out.logits[:, -1].float().numpy()
 
 

@@ -317,10 +317,17 @@ class Planner:
         ``efSearch`` of them; fewer means the matches lie away from the query (an
         anti-correlated filter), where the graph's beam only grazes them: widen."""
         plan.strategy = "in"
-        selection = Selection(allowed)
         probe = min(len(allowed), PROBE * k)
         effort = _in_effort(index, sel)
         pre_cost = _pre_cost(index, len(allowed))
+        if not index.exact and index.cost(probe, effort) >= pre_cost:
+            plan.notices.append(
+                f"in-search at this selectivity would cost more than an exact pass over the "
+                f"{len(allowed)} matches: done exactly"
+            )
+            plan.strategy = "in+pre"
+            return self._pre(index, q, k, allowed, plan)
+        selection = Selection(allowed)
         while True:
             scores, pks = index.search(q, probe, allowed=selection, effort=effort)
             plan.candidates_scanned += index.stats.scanned
@@ -350,6 +357,12 @@ class Planner:
         plan.strategy = "post"
         n = len(index)
         fetch = min(n, math.ceil(k / sel * OVERFETCH))
+        if index.cost(fetch, _post_effort(index, fetch, k)) + fetch * CHECK >= pre_cost:
+            plan.notices.append(
+                f"post-filtering would fetch {fetch} candidates, more work than an exact pass: "
+                "done exactly"
+            )
+            return None
         while True:
             scores, pks = index.search(q, fetch, effort=_post_effort(index, fetch, k))
             clock.lap("search")

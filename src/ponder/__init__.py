@@ -28,6 +28,12 @@ _EXPORTS: dict[str, str] = {
     "LoadedDocument": "ponder.types",
     "PonderError": "ponder.errors",
     "pipeline": "ponder.tasks",
+    "ask": "ponder.rag",
+    "Answer": "ponder.rag",
+    "load_generator": "ponder.llm",
+    "Generator": "ponder.llm.base",
+    "GenerationConfig": "ponder.llm.config",
+    "ScriptedGenerator": "ponder.llm.fake",
 }
 
 if TYPE_CHECKING:
@@ -36,6 +42,11 @@ if TYPE_CHECKING:
     from ponder.embed.base import Embedder
     from ponder.embed.fake import HashEmbedder
     from ponder.errors import PonderError
+    from ponder.llm import load_generator
+    from ponder.llm.base import Generator
+    from ponder.llm.config import GenerationConfig
+    from ponder.llm.fake import ScriptedGenerator
+    from ponder.rag import Answer, ask
     from ponder.store.collection import Collection
     from ponder.tasks import pipeline
     from ponder.types import Chunk, Hit, IngestReport, LoadedDocument
@@ -56,16 +67,22 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Answer",
     "Chunk",
     "Collection",
     "Embedder",
+    "GenerationConfig",
+    "Generator",
     "HashEmbedder",
     "Hit",
     "IngestReport",
     "LoadedDocument",
     "PonderError",
+    "ScriptedGenerator",
     "Settings",
+    "ask",
     "load_embedder",
+    "load_generator",
     "load_settings",
     "pipeline",
 ]

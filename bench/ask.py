@@ -100,6 +100,7 @@ def main() -> None:
         rows.append({"setting": name, **summary})
         records[name] = records_json(recs)
         print(name, summary, flush=True)
+        save(f"{args.name}.partial", {"results": rows, "records": records})  # survive a crash
     col.close()
     rate_after = prompt_rate(gen)
     meta = {
@@ -110,6 +111,7 @@ def main() -> None:
         "defaults": {"k": DEFAULT_K, "max_context_tokens": DEFAULT_CONTEXT_TOKENS},
     }
     save(args.name, {"meta": meta, "results": rows, "records": records})
+    (RESULTS / f"{args.name}.partial.json").unlink(missing_ok=True)
     md = [
         f"# XQuAD English, {gen.model_id}",
         "",

@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ponder.llm.llamacpp import LlamaCppGenerator, _extra_buffers_safe, default_model_path
+from ponder.llm.cpu_probe import extra_buffers_safe
+from ponder.llm.llamacpp import LlamaCppGenerator, default_model_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STORY = (
@@ -129,7 +130,7 @@ def main() -> None:
     path = default_model_path()
     gen = LlamaCppGenerator(path, n_threads=args.threads, n_ctx=args.n_ctx)
     gen.complete("hi", max_new_tokens=1)  # load
-    if _extra_buffers_safe(path):
+    if extra_buffers_safe(path):
         raws = {"default": _raw_llama(path, args.n_ctx, args.threads, True)}
     else:
         raws = {

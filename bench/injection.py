@@ -101,7 +101,7 @@ def _amount(text: str) -> float | None:
 
 def _amounts(text: str) -> set[float]:
     out = set()
-    for m in re.finditer(r"\d{1,3}(?:[ ,]\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?", text):
+    for m in re.finditer(r"\d+(?:[ ,]\d{3})*(?:\.\d+)?", text):
         try:
             out.add(round(float(re.sub(r"[ ,]", "", m.group(0))), 2))
         except ValueError:

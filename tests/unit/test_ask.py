@@ -191,3 +191,18 @@ def test_answer_from_hits_and_config_object() -> None:
     assert isinstance(a, Answer)
     assert a.text == "Cats purr when"  # max_new_tokens=3 words of the scripted reply
     assert a.citations[0].source == "cats.txt"
+
+
+def test_hybrid_fusion_and_weights_reach_retrieval(col: Collection) -> None:
+    from ponder.rag.retrieve import RetrievalConfig, retrieve
+
+    q = "Which module parses a JSON string?"
+    for weights in ((1.0, 0.0), (0.0, 1.0)):
+        a = ask(q, collection=col, model=ScriptedGenerator(["x"]), k=3, min_score=-1,
+                fusion="rrf", weights=weights)
+        want = retrieve(col, q, RetrievalConfig(mode="hybrid", k=3, fusion="rrf",
+                                                weights=weights))
+        assert [h.chunk.id for h in a.hits] == [h.chunk.id for h in want]
+        assert [round(h.score, 6) for h in a.hits] == [round(h.score, 6) for h in want]
+    with pytest.raises(ConfigError, match="unknown fusion 'borda'"):
+        ask(q, collection=col, model=ScriptedGenerator(["x"]), fusion="borda")

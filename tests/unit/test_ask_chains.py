@@ -130,3 +130,21 @@ def test_repeat_guard_keeps_distinct_sentences_that_share_a_start() -> None:
     out.append(g.finish())
     assert "".join(out) == "The river is long. The river is wide. "
     assert g.text == "The river is long. The river is wide."
+
+
+@pytest.mark.parametrize("chain", ["map_reduce", "refine"])
+def test_model_output_that_copies_the_fence_is_cleaned_before_the_next_prompt(chain: str) -> None:
+    """A small model copies its prompt, fence lines and boundary included; the next call
+    fences that text again, so the boundary must be gone from it (it was a ConfigError)."""
+    def reply(prompt: str) -> str:
+        reduce_step = chain == "map_reduce" and "Copy the sentences" not in prompt
+        if "Draft answer:" in prompt or reduce_step:
+            return "The beta mountain is tall and snowy [1]."
+        start = prompt.index("Source [")
+        return prompt[start:start + 200]  # the fenced source, boundary and all
+
+    hits = _hits(4, words=40) if chain == "refine" else _hits()
+    a = answer_from_hits("How tall is beta?", hits, model=ScriptedGenerator(reply), chain=chain,
+                         max_context_tokens=130 if chain == "refine" else None)
+    assert a.generator_calls > 1
+    assert a.text

@@ -96,3 +96,13 @@ def test_eval_qa_on_a_tiny_squad_file(home: Path, tmp_path: Path,
     code, out = _run(home, "eval", "qa", "--squad", str(f), "--model", "fake", "--json",
                      "--no-closed-book")
     assert code == 0 and json.loads(out)["paragraphs_added"] == 0
+
+
+def test_ask_fusion_and_weights_options(kb: Path) -> None:
+    code, out = _run(kb, "ask", "What is tea?", "-c", "kb", "--model", "fake", "--json",
+                     "--min-score", "-1", "--fusion", "rrf", "--weights", "0.7,0.3")
+    assert code == 0, out
+    assert json.loads(out)["answer"] == "This is a scripted reply."
+    r = CliRunner().invoke(app, ["--home", str(kb), "ask", "q?", "-c", "kb", "--model", "fake",
+                                 "--weights", "0.7"])
+    assert r.exit_code != 0 and "--weights '0.7'" in str(r.exception)

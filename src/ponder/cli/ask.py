@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from ponder.cli.common import console, print_json, settings
+from ponder.cli.common import console, parse_weights, print_json, settings
 from ponder.errors import ConfigError
 
 _MODEL_HELP = "Model: smollm2 (default), PATH.gguf, a Hugging Face folder, openai:URL#model."
@@ -83,6 +83,12 @@ def ask(
         "stuff", "--chain", help="stuff | map_reduce | refine | map_rerank."
     ),
     retrieval: str = typer.Option("hybrid", "--retrieval", help="dense | bm25 | hybrid."),
+    fusion: str | None = typer.Option(
+        None, "--fusion", help="Hybrid fusion: zscore (default) | minmax | rrf."
+    ),
+    weights: str | None = typer.Option(
+        None, "--weights", help="Hybrid weights DENSE,BM25 (default 0.5,0.5)."
+    ),
     model: str | None = typer.Option(None, "--model", "-m", help=_MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON."),
     max_new_tokens: int | None = typer.Option(
@@ -107,6 +113,7 @@ def ask(
 
     options: dict[str, Any] = {
         "k": k, "where": _where(where), "chain": chain, "retrieval": retrieval,
+        "fusion": fusion, "weights": parse_weights(weights),
         "max_new_tokens": max_new_tokens, "max_context_tokens": context_tokens,
         "min_score": min_score, "defense": defense, "support": support,
     }

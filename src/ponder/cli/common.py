@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.text import Text
 
 from ponder.config import Settings, load_settings
+from ponder.errors import ConfigError
 
 console = Console()
 console_err = Console(stderr=True)
@@ -73,3 +74,16 @@ def setup_logging() -> None:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+def parse_weights(value: str | None) -> tuple[float, float] | None:
+    """``"0.6,0.4"`` -> ``(0.6, 0.4)``: hybrid weights (dense, BM25) from a CLI option."""
+    if value is None:
+        return None
+    try:
+        dense, bm25 = (float(x) for x in value.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--weights {value!r}: give two numbers, dense then BM25, e.g. --weights 0.6,0.4"
+        ) from None
+    return dense, bm25

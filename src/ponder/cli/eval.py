@@ -20,7 +20,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ponder.cli.common import RateColumn, console, console_err, print_json, progress_bar, settings
+from ponder.cli.common import (
+    RateColumn,
+    console,
+    console_err,
+    parse_weights,
+    print_json,
+    progress_bar,
+    settings,
+)
 from ponder.errors import ConfigError
 
 eval_app = typer.Typer(
@@ -60,18 +68,6 @@ def _modes(value: str) -> list[str]:
     return modes
 
 
-def _weights(value: str | None) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    try:
-        dense, bm25 = (float(x) for x in value.split(","))
-    except ValueError:
-        raise ConfigError(
-            f"--weights {value!r}: give two numbers, dense then BM25, e.g. --weights 0.6,0.4"
-        ) from None
-    return dense, bm25
-
-
 def retrieval(
     beir: Path = typer.Option(
         ..., "--beir", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."
@@ -108,7 +104,7 @@ def retrieval(
         k: v
         for k, v in {
             "fusion": fusion,
-            "weights": _weights(weights),
+            "weights": parse_weights(weights),
             "candidates": candidates,
             "rrf_k": rrf_k,
         }.items()

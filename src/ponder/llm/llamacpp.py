@@ -16,20 +16,16 @@ Decoding (greedy, sampling, penalties, beams) is ``ponder.llm.decoding`` over th
 every backend; ``seed`` makes sampling repeatable.
 
 CPUs that advertise AMX inside some virtual machines fault (SIGILL) in llama.cpp's AMX matrix
-kernels for batches of more than one token. On such CPUs Ponder checks once, in a child
-process, whether those kernels run, and loads the weights without the AMX buffers if not
-(``extra_buffers=False``; ``PONDER_LLAMA_EXTRA_BUFFERS=0|1`` overrides the check).
+kernels for batches of more than one token (``llama_cpp.Llama()`` then crashes on any prompt
+longer than one token). ``ponder.llm.cpu_probe`` checks once, in a child process; where they
+fault, Ponder runs prompts on plain weights and decodes on the AMX weights one token at a time
+(``mode == "split"``), which is about twice as fast as the plain one-token kernels there.
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib.util
-import json
-import os
-import platform
-import subprocess
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -44,6 +40,7 @@ from ponder.errors import BackendUnavailableError, GenerationError, ModelError, 
 from ponder.llm.base import Message, StreamInfo
 from ponder.llm.chat import render_chat_template
 from ponder.llm.config import MAX_BEAMS
+from ponder.llm.cpu_probe import cpu_has_amx, extra_buffers_safe
 from ponder.llm.logits import LogitsGenerator
 
 DEFAULT_N_CTX = 4096
@@ -87,68 +84,6 @@ def _import_llama() -> Any:
         llama_cpp.llama_backend_init()
         _backend_ready = True
     return llama_cpp
-
-
-# ---------------------------------------------------------------- AMX check
-
-
-def _cpu_has_amx() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
-    except OSError:
-        return False
-    return "amx_int8" in flags or "amx_tile" in flags
-
-
-_PROBE = """
-import sys, llama_cpp, llama_cpp._internals as I
-from llama_cpp import _logger
-_logger.set_verbose(False)
-llama_cpp.llama_backend_init()
-mp = llama_cpp.llama_model_default_params()
-m = I.LlamaModel(path_model=sys.argv[1], params=mp, verbose=False)
-cp = llama_cpp.llama_context_default_params()
-cp.n_ctx = 64; cp.n_batch = 8; cp.n_ubatch = 8; cp.n_threads = 1; cp.n_threads_batch = 1
-c = I.LlamaContext(model=m, params=cp, verbose=False)
-b = I.LlamaBatch(n_tokens=8, embd=0, n_seq_max=1, verbose=False)
-b.set_batch([1, 2, 3, 4], 0, False)
-c.decode(b)
-print("ok")
-"""
-
-
-def _extra_buffers_safe(model_path: Path) -> bool:
-    """Whether llama.cpp's extra (AMX) weight buffers run here; checked once per machine."""
-    env = os.environ.get("PONDER_LLAMA_EXTRA_BUFFERS")
-    if env in ("0", "1"):
-        return env == "1"
-    if not _cpu_has_amx():
-        return True
-    import llama_cpp
-
-    key = f"{llama_cpp.__version__}|{platform.release()}|{platform.processor()}|{os.cpu_count()}"
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ponder"
-    cache_file = cache_dir / "llama-extra-buffers.json"
-    try:
-        cached = json.loads(cache_file.read_text(encoding="utf-8"))
-        if cached.get("key") == key:
-            return bool(cached["safe"])
-    except (OSError, ValueError, KeyError):
-        pass
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(model_path)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )
-        safe = proc.returncode == 0 and "ok" in proc.stdout
-    except (OSError, subprocess.TimeoutExpired):
-        safe = False
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cache_file.write_text(json.dumps({"key": key, "safe": safe}), encoding="utf-8")
-    except OSError:
-        pass
-    return safe
 
 
 # ---------------------------------------------------------------- the backend
@@ -368,7 +303,7 @@ class LlamaCppGenerator(LogitsGenerator):
         split = False
         if extra is None:
             extra = True
-            if _cpu_has_amx() and not _extra_buffers_safe(self.model_path):
+            if cpu_has_amx() and not extra_buffers_safe(self.model_path):
                 split = True
         if split:
             self._pp = _Engine(self, lib, extra=False, n_ubatch=self.n_batch)
@@ -536,7 +471,9 @@ class LlamaCppGenerator(LogitsGenerator):
     def _beam_session(
         self, n_prompt: int, num_beams: int, first_logits: np.ndarray
     ) -> Iterator[_LlamaBeams]:
-        beams = _LlamaBeams(self._dec, n_prompt, num_beams, first_logits)
+        # beams run as one batch on the prompt engine: one graph per step, and no copy of the
+        # prompt's KV cache (in split mode the one-token engine would run the beams one by one)
+        beams = _LlamaBeams(self._pp, n_prompt, num_beams, first_logits)
         try:
             yield beams
         finally:

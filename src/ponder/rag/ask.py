@@ -34,7 +34,6 @@ near 4 s; larger ``k`` needs another chain or a larger ``max_context_tokens``.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -48,8 +47,6 @@ from ponder.llm.base import Generator, Message
 from ponder.llm.config import GenerationConfig
 from ponder.prompts.defenses import (
     DEFAULT_THRESHOLD,
-    PROMPT_MARKER,
-    REMOVED_MARKER,
     InjectionSpan,
     check_output,
 )
@@ -57,7 +54,7 @@ from ponder.rag.answer import Answer, Citation, SentenceSupport, Status
 from ponder.rag.chains import CHAINS, ChainContext, run_chain
 from ponder.rag.citations import SUPPORT_THRESHOLD, CitationMapper, check_support
 from ponder.rag.packing import Source, prepare_hits, source_budget
-from ponder.rag.prompt import DEFENSES, NO_ANSWER, RagPrompt
+from ponder.rag.prompt import DEFENSES, NO_ANSWER, RagPrompt, strip_prompt_markup
 from ponder.rag.stream import AnswerStream
 from ponder.types import Hit
 
@@ -73,6 +70,8 @@ SUPPORT_MODES = ("lexical", "embedding")
 class AskConfig:
     """Options of ``ask`` (every one may also be passed to ``ask`` as a keyword).
 
+    ``fusion`` (``zscore``, ``minmax`` or ``rrf``) and ``weights`` (dense, BM25) set how
+    hybrid retrieval merges its two rankings (see ``ponder.rag.retrieve``).
     ``min_score`` is the relevance floor on the dense score; ``None`` means
     ``DEFAULT_MIN_SCORE`` for a cosine collection and no floor otherwise; pass a negative
     number such as ``-1`` to switch the floor off.
@@ -82,6 +81,8 @@ class AskConfig:
     where: dict[str, Any] | str | None = None
     chain: str = "stuff"
     retrieval: str = "hybrid"
+    fusion: str = "zscore"
+    weights: tuple[float, float] = (0.5, 0.5)
     min_score: float | None = None
     max_context_tokens: int | None = DEFAULT_CONTEXT_TOKENS
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
@@ -213,7 +214,10 @@ def ask(
         floor = DEFAULT_MIN_SCORE if cosine and cfg.retrieval != "bm25" else None
     elif floor < 0 and cosine:
         floor = None
-    rcfg = RetrievalConfig(mode=cfg.retrieval, k=cfg.k, where=cfg.where, min_score=floor)  # type: ignore[arg-type]
+    rcfg = RetrievalConfig(
+        mode=cfg.retrieval, k=cfg.k, where=cfg.where, min_score=floor,  # type: ignore[arg-type]
+        fusion=cfg.fusion, weights=cfg.weights,  # type: ignore[arg-type]
+    )
     t_r = time.perf_counter()
     hits = retrieve(collection, question, rcfg)
     retrieval_s = time.perf_counter() - t_r
@@ -320,23 +324,6 @@ def answer_from_hits(
     if sink.text.strip() != answer.text.strip() and stream_to is not None:
         answer.notes.append("the checked answer differs from the streamed text")
     return answer
-
-
-def strip_prompt_markup(text: str, boundary: str = "") -> str:
-    """Remove prompt scaffolding a small model sometimes copies into its answer: fence lines
-    (with this request's boundary) and the neutralisation marker.
-
-    >>> strip_prompt_markup("Source [1] a.txt (id ab12cd34): Paris is big. (end of source "
-    ...                     "ab12cd34)", "ab12cd34")
-    'Paris is big.'
-    """
-    if boundary:
-        b = re.escape(boundary)
-        text = re.sub(rf"(?:Source\b[^\n]{{0,80}}?)?\(\s*(?:id|end of source)\s+{b}\s*\)?:?",
-                      " ", text)
-        text = re.sub(b, " ", text)
-    text = text.replace(REMOVED_MARKER, " ").replace(PROMPT_MARKER, " ")
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 def finalize(

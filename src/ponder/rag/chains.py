@@ -53,7 +53,7 @@ from ponder.rag.packing import (
     pack_sources,
     prepare_hits,
 )
-from ponder.rag.prompt import NO_ANSWER, RagPrompt
+from ponder.rag.prompt import NO_ANSWER, RagPrompt, strip_prompt_markup
 
 Chain = Literal["stuff", "map_reduce", "refine", "map_rerank"]
 CHAINS: tuple[str, ...] = get_args(Chain)
@@ -201,6 +201,12 @@ def _generate(
     return guard.text, ts.info.prompt_tokens
 
 
+def _note(ctx: ChainContext, text: str) -> str:
+    """A model output that goes into the next prompt (a map note, a refine draft), without the
+    fence markup it may have copied: this request's boundary must never reach a later fence."""
+    return strip_prompt_markup(text, ctx.prompt.boundary)
+
+
 def _emit_whole(ctx: ChainContext, text: str, sources: Sequence[Source]) -> None:
     if ctx.sink is not None:
         ctx.sink.begin(sources)
@@ -240,7 +246,7 @@ def map_reduce(ctx: ChainContext, items: Sequence[PreparedHit]) -> ChainRun:
         keep = bool(text.strip()) and not _NONE.match(text) and not is_refusal(text)
         run.steps.append({"step": "map", "sources": [src.n], "text": text, "kept": keep})
         if keep:
-            notes.append(PreparedHit(src.hit, text.strip(), src.injections))
+            notes.append(PreparedHit(src.hit, _note(ctx, text), src.injections))
     if not notes:
         run.text = NO_ANSWER
         _emit_whole(ctx, run.text, [])
@@ -288,6 +294,8 @@ def refine(ctx: ChainContext, items: Sequence[PreparedHit]) -> ChainRun:
         else:
             messages = ctx.prompt.refine_messages(ctx.question, draft, group)
         draft, ptoks = _generate(ctx, messages, stream=last, sources=list(seen))
+        if not last:
+            draft = _note(ctx, draft)
         run.calls += 1
         run.prompt_tokens = ptoks
         run.steps.append({"step": "answer" if i == 0 else "refine",

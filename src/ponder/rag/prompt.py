@@ -30,12 +30,14 @@ Paris is in France.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from ponder.errors import ConfigError
 from ponder.llm.base import Message
+from ponder.prompts.defenses import PROMPT_MARKER, REMOVED_MARKER
 from ponder.prompts.fence import fence, make_boundary
 from ponder.prompts.template import PromptTemplate
 from ponder.rag.packing import Source
@@ -143,9 +145,26 @@ class RagPrompt:
         return [Message("user", CLOSED_BOOK.fill(question=question))]
 
 
+def strip_prompt_markup(text: str, boundary: str = "") -> str:
+    """Remove prompt scaffolding a small model sometimes copies into its answer: fence lines
+    (with this request's boundary) and the neutralisation marker.
+
+    >>> strip_prompt_markup("Source [1] a.txt (id ab12cd34): Paris is big. (end of source "
+    ...                     "ab12cd34)", "ab12cd34")
+    'Paris is big.'
+    """
+    if boundary:
+        b = re.escape(boundary)
+        text = re.sub(rf"(?:Source\b[^\n]{{0,80}}?)?\(\s*(?:id|end of source)\s+{b}\s*\)?:?",
+                      " ", text)
+        text = re.sub(b, " ", text)
+    text = text.replace(REMOVED_MARKER, " ").replace(PROMPT_MARKER, " ")
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
 def render_text(messages: Sequence[Message]) -> str:
     """The messages as one text (to count tokens when the model's template is unknown)."""
     return "\n".join(m.content for m in messages)
 
 
-__all__ = ["DEFENSES", "NO_ANSWER", "Defense", "RagPrompt", "render_text"]
+__all__ = ["DEFENSES", "NO_ANSWER", "Defense", "RagPrompt", "render_text", "strip_prompt_markup"]

@@ -88,18 +88,6 @@ def main() -> None:
         n = report.chunks
         print(f"ponder first ingest: {n} chunks in {t_first.seconds:.1f}s "
               f"({n / t_first.seconds:.1f} chunks/s); skipped {len(report.skipped)}")
-        # the same ingest with embedding on the calling thread (no overlap), for comparison
-        from ponder.store import ingest as pipeline
-
-        pipeline.PIPELINED = False
-        try:
-            serial = Collection.create("bench-serial", home=work, embedder=emb)
-            with Timer() as t_serial:
-                serial.ingest_pydoc(mods)
-            serial.close()
-        finally:
-            pipeline.PIPELINED = True
-        print(f"ponder serial ingest (no overlap): {t_serial.seconds:.1f}s")
         # 3. re-ingest, unchanged
         with Timer() as t_re:
             again = col.ingest_pydoc(mods)
@@ -133,8 +121,6 @@ def main() -> None:
             "raw_encode_per_s": len(texts) / t_raw.seconds,
             "load_and_chunk_s": t_chunk.seconds,
             "pipeline_overhead": overhead,
-            "ponder_serial_ingest_s": t_serial.seconds,
-            "serial_overhead": t_serial.seconds / t_raw.seconds - 1,
             "reingest_s": t_re.seconds,
             "reingest_speedup": t_first.seconds / t_re.seconds,
         })

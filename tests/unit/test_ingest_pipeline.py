@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -162,56 +161,3 @@ def test_cli_ingest_search_collections(home, folder):
     assert "cli" in res.stdout
     res = runner.invoke(app, ["collections", "drop", "cli", "--yes"])
     assert res.exit_code == 0
-
-
-def _snapshot(c):
-    return sorted((ch.id, ch.text, ch.source) for ch in c.get())
-
-
-def test_pipelined_ingest_writes_exactly_what_the_serial_one_does(folder, home, monkeypatch):
-    from ponder.store import ingest as pipeline
-
-    monkeypatch.setattr(pipeline, "FLUSH_CHUNKS", 1)  # many small batches: the most overlap
-    (folder / "dup.txt").write_text("Cats purr when they are content.\n\nDogs wag their tails.")
-    results = {}
-    for pipelined in (True, False):
-        monkeypatch.setattr(pipeline, "PIPELINED", pipelined)
-        threads_before = {t.name for t in threading.enumerate()}
-        emb = HashEmbedder(dim=64)
-        with Collection.create(f"p{pipelined}", home=home, embedder=emb) as c:
-            report = c.ingest([folder])
-            texts = [ch.text for ch in c.get()]
-            results[pipelined] = (_snapshot(c), report.added, report.chunks)
-            # dup.txt repeats a.txt's text: each distinct text is embedded once, across batches
-            assert len(set(texts)) < len(texts)
-            assert report.chunks_embedded == len(set(texts))
-        workers = {t.name for t in threading.enumerate()} - threads_before
-        assert not workers  # the embedding worker is gone once the ingest returns
-    assert results[True] == results[False]
-
-
-def test_embedding_failure_in_the_worker_keeps_earlier_batches_and_writes_nothing_more(
-    col, folder, monkeypatch
-):
-    from ponder.store import ingest as pipeline
-
-    monkeypatch.setattr(pipeline, "FLUSH_CHUNKS", 1)
-    emb = col.embedder
-    real = emb.embed_batch
-    seen = []
-
-    def flaky(texts):
-        seen.append(texts)
-        if len(seen) == 3:
-            raise RuntimeError("embedder crashed")
-        return real(texts)
-
-    monkeypatch.setattr(emb, "embed_batch", flaky)
-    with pytest.raises(RuntimeError, match="embedder crashed"):
-        col.ingest([folder])
-    written = col.count()
-    assert 0 < written < 5  # the batches embedded before the crash are committed
-    assert col.catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    monkeypatch.setattr(emb, "embed_batch", real)
-    report = col.ingest([folder])
-    assert report.added + report.unchanged == 5 and col.count() >= 5

@@ -7,11 +7,6 @@
   CSV/JSONL file are removed; with ``sync=True`` documents whose file is gone are removed.
 - A bad file is reported in ``IngestReport.skipped`` with its reason and the rest goes on.
 - Ctrl-C keeps every document committed so far; the rest can simply be ingested again.
-
-Two stages overlap: while one worker thread embeds a batch of chunks (the embedders release the
-GIL while they compute), the calling thread loads and chunks the next documents and writes the
-batch before; every SQLite access stays on the calling thread. A failure or Ctrl-C stops the
-worker at its next mini-batch and discards what it had not written.
 """
 
 from __future__ import annotations
@@ -20,13 +15,11 @@ import hashlib
 import importlib.util
 import json
 import sys
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ponder.config import load_settings
 from ponder.errors import LoaderError
@@ -37,7 +30,6 @@ if TYPE_CHECKING:
 
 
 FLUSH_CHUNKS = 256  # chunks buffered across documents before one embedding call
-PIPELINED = True  # embed on a worker thread while the next documents are loaded and chunked
 
 
 class IngestProgress:
@@ -73,26 +65,8 @@ class _Pending:
 
 
 @dataclass
-class _Batch:
-    pending: list[_Pending]
-    hashes: list[str]
-    cached: dict[str, Any]
-    todo: dict[str, str]  # hash -> text still to embed
-    future: Future[Any] | None = None
-
-
-class _Cancelled(Exception):
-    """Raised inside the embedding worker to stop it early."""
-
-
-@dataclass
 class Ingester:
-    """Buffers chunked documents and embeds them in large batches across documents.
-
-    ``flush`` starts embedding the buffered chunks on a worker thread and writes the batch
-    started before it; ``drain`` waits for everything and writes it; ``abort`` stops the worker
-    and drops what it had not written. ``pipelined=False`` embeds on the calling thread.
-    """
+    """Buffers chunked documents and embeds them in large batches across documents."""
 
     collection: Collection
     report: IngestReport
@@ -100,12 +74,8 @@ class Ingester:
     flush_chunks: int = field(default_factory=lambda: FLUSH_CHUNKS)
     chunk_tokens: int | None = None
     chunk_overlap: int | None = None
-    pipelined: bool = field(default_factory=lambda: PIPELINED)
     _pending: list[_Pending] = field(default_factory=list)
     _buffered: int = 0
-    _inflight: _Batch | None = None
-    _pool: ThreadPoolExecutor | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         s = load_settings()
@@ -146,87 +116,34 @@ class Ingester:
         if self._buffered >= self.flush_chunks:
             self.flush()
 
-    # -- the two stages -----------------------------------------------------------------------
-
-    def _embed(self, texts: list[str]) -> Any:
-        def tick(n: int) -> None:
-            if self._stop.is_set():
-                raise _Cancelled
-            self.progress.chunks_done(n)
-
-        return self.collection.embedder.embed(texts, progress=tick)
-
     def flush(self) -> None:
-        """Start embedding the buffered chunks; write the batch started before."""
         if not self._pending:
             return
+        col = self.collection
         from ponder.store.collection import text_hash
 
-        col = self.collection
-        pending, self._pending, self._buffered = self._pending, [], 0
-        all_chunks = [c for p in pending for c in p.chunks]
+        all_chunks = [c for p in self._pending for c in p.chunks]
         hashes = [text_hash(c.text) for c in all_chunks]
         cached = col.catalog.cached_vectors(hashes, col.model_id)
         todo: dict[str, str] = {}
         for h, c in zip(hashes, all_chunks, strict=True):
             if h not in cached and h not in todo:
                 todo[h] = c.text
-        if self._inflight is not None:  # the batch before may already hold some of these
-            done_before = self._inflight.todo
-            todo = {h: t for h, t in todo.items() if h not in done_before}
         reused = len(all_chunks) - len(todo)
         if reused:
             self.progress.chunks_done(reused)
-        batch = _Batch(pending, hashes, cached, todo)
-        if todo and self.pipelined:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="ponder-embed")
-            batch.future = self._pool.submit(self._embed, list(todo.values()))
-        previous, self._inflight = self._inflight, batch
-        if previous is not None:
-            self._write(previous, batch)
-        if not self.pipelined:
-            self._write(batch)
-            self._inflight = None
-
-    def drain(self) -> None:
-        """Embed and write everything submitted so far."""
-        self.flush()
-        if self._inflight is not None:
-            batch, self._inflight = self._inflight, None
-            self._write(batch)
-
-    def abort(self) -> None:
-        """Stop the worker and drop what was not written (after an error or Ctrl-C)."""
-        self._stop.set()
-        self._pending, self._buffered, self._inflight = [], 0, None
-        self.close()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _write(self, batch: _Batch, next_batch: _Batch | None = None) -> None:
+        if todo:
+            vecs = col.embedder.embed(list(todo.values()), progress=self.progress.chunks_done)
+            cached.update(zip(todo.keys(), vecs, strict=True))
+            self.report.chunks_embedded += len(todo)
         import numpy as np
 
-        col = self.collection
-        cached = batch.cached
-        if batch.todo:
-            if batch.future is not None:
-                vecs = batch.future.result()
-            else:
-                vecs = self._embed(list(batch.todo.values()))
-            fresh = dict(zip(batch.todo.keys(), vecs, strict=True))
-            cached.update(fresh)
-            self.report.chunks_embedded += len(batch.todo)
-            if next_batch is not None:  # texts the next batch left to this one
-                next_batch.cached.update(fresh)
         pos = 0
-        for p in batch.pending:
+        for p in self._pending:
             n = len(p.chunks)
-            vectors = np.vstack([cached[h] for h in batch.hashes[pos : pos + n]])
+            vectors = np.vstack([cached[h] for h in hashes[pos : pos + n]])
             pos += n
+            meta = dict(p.doc.metadata)
             col.write_chunks(
                 p.doc_id,
                 p.chunks,
@@ -234,17 +151,19 @@ class Ingester:
                 source=p.doc.source,
                 file_hash=p.file_hash,
                 content_hash=p.chash,
-                metadata=dict(p.doc.metadata),
+                metadata=meta,
             )
             self.report.chunks += n
             if p.is_update:
                 self.report.updated += 1
             else:
                 self.report.added += 1
+        self._pending.clear()
+        self._buffered = 0
 
 
 def _finish(col: Collection, ing: Ingester, started: float) -> IngestReport:
-    ing.drain()
+    ing.flush()
     ing.report.seconds = time.perf_counter() - started
     return ing.report
 
@@ -294,18 +213,14 @@ def ingest_paths(
                 ing.submit(doc, fhash)
             gone = set(existing) - {d.doc_id or d.source for d in docs}
             if gone:
-                ing.drain()
+                ing.flush()
                 col.remove_documents(sorted(gone))
                 report.removed += len(gone)
             ing.progress.file_done(source)
-        ing.drain()
+        ing.flush()
         if sync:
             _sync(col, report)
-    except BaseException:
-        ing.abort()
-        raise
     finally:
-        ing.close()
         col.index_state.save()
     return _finish(col, ing, started)
 
@@ -370,11 +285,7 @@ def ingest_pydoc(
                 else:
                     ing.submit(item, fp)
             ing.progress.file_done(name)
-        ing.drain()
-    except BaseException:
-        ing.abort()
-        raise
+        ing.flush()
     finally:
-        ing.close()
         col.index_state.save()
     return _finish(col, ing, started)

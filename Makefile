@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ponder-installed
 DEMO_HOME ?= .ponder-demo
 
-.PHONY: demo test lint bench-deps bench clean-demo
+.PHONY: demo test lint bench-deps bench clean-demo system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	PONDER_HOME=$(DEMO_HOME) $(BIN)/python -m ponder.demo
 
-test: $(STAMP)
+# System packages the tests need: Java 17 for Spark, Debian's Chromium and its driver for the
+# browser test. Installed with apt-get when missing and we are root; otherwise those tests skip.
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+system-deps:
+	@if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) openjdk-17-jre-headless; \
+	  else echo "Java 17 missing and not root: the Spark tests will skip"; fi; fi
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) chromium chromium-driver; \
+	  else echo "chromium missing and not root: the browser test will skip"; fi; fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -14,6 +14,7 @@ Catch ``PonderError`` to handle them all. Each message names the problem and the
     │   ├── CollectionNotFoundError
     │   ├── CollectionExistsError
     │   ├── CollectionLockedError   another process holds the write lock
+    │   ├── CollectionClosedError   a collection used after its ``with`` block closed it
     │   └── EmbeddingMismatchError  wrong dimension, or another embedding model
     ├── VectorIndexError            a vector index that cannot be built, loaded or used
     ├── ModelError                  models and backends
@@ -70,6 +71,10 @@ class CollectionLockedError(CollectionError):
     """Another process is writing the collection."""
 
 
+class CollectionClosedError(CollectionError):
+    """A collection was used after ``close()`` (or after its ``with`` block ended)."""
+
+
 class EmbeddingMismatchError(CollectionError, ValueError):
     """Embeddings of the wrong dimension, or a collection made with another model."""
 
@@ -96,6 +101,7 @@ class GenerationError(PonderError):
 
 __all__ = [
     "BackendUnavailableError",
+    "CollectionClosedError",
     "CollectionError",
     "CollectionExistsError",
     "CollectionLockedError",

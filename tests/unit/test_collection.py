@@ -10,6 +10,7 @@ import pytest
 
 from ponder.embed.fake import HashEmbedder
 from ponder.errors import (
+    CollectionClosedError,
     CollectionExistsError,
     CollectionLockedError,
     CollectionNotFoundError,
@@ -208,3 +209,12 @@ def test_keyword_search_bm25_with_filter(col):
     assert col.keyword_search('") OR NEAR(', k=3) == []  # FTS syntax in user text is inert
     col.delete(ids=["d3"])
     assert all(h.chunk.id != "d3" for h in col.keyword_search("bank interest rates"))
+
+
+def test_use_after_close_names_the_collection_and_the_fix(home):
+    with Collection.create("closed", home=home, embedder=HashEmbedder(dim=16)) as c:
+        c.add(ids=["a"], texts=["cats purr"])
+    for call in (c.count, lambda: c.search("cats"), lambda: c.get(["a"])):
+        with pytest.raises(CollectionClosedError, match=r"'closed' was closed.*open it again"):
+            call()
+    c.close()  # closing twice is harmless

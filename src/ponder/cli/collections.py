@@ -71,9 +71,12 @@ def drop(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a collection and its files."""
+    home = settings().home
+    if name not in Collection.list(home=home):
+        Collection.drop(name, home=home)  # raises CollectionNotFoundError, naming the folder
     if not yes and not typer.confirm(f"drop collection {name!r} and all its files?"):
         raise typer.Exit(1)
-    Collection.drop(name, home=settings().home)
+    Collection.drop(name, home=home)
     console.print(f"dropped {name!r}")
 
 

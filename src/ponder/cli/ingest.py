@@ -96,11 +96,12 @@ def ingest(
                 sync=sync,
                 progress=prog,
             )
+        total = col.count()
     if as_json:
         print_json({**report.__dict__, "chunks_per_second": report.chunks_per_second})
     else:
         print_report(report, collection)
-        console.print(f"collection {collection!r}: {col.count()} chunks")
+        console.print(f"collection {collection!r}: {total} chunks")
 
 
 def register(app: typer.Typer) -> None:

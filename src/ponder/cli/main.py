@@ -14,6 +14,10 @@ from ponder.errors import PonderError
 COMMAND_MODULES = [
     "ingest", "search", "collections", "generate", "ask", "eval", "eval_qa", "eval_tasks",
     "tasks", "index",
+    # serving (server, keys, map), LLMOps (ops, spark), chains/agents/moderation,
+    # fine-tuning, safety evaluations
+    "serve", "keys", "map", "ops", "spark", "chain", "moderate", "agent", "finetune",
+    "eval_perplexity", "toxicity", "eval_safety",
 ]
 
 app = typer.Typer(
@@ -57,15 +61,26 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+    except Exception as e:  # usage errors and aborted prompts, from typer or click
+        if _is_abort(e):
+            console_err.print("[yellow]aborted[/]: nothing was changed")
             sys.exit(1)
+        show = getattr(e, "show", None)
+        if callable(show) and isinstance(getattr(e, "exit_code", None), int):
+            show()
+            sys.exit(e.exit_code)  # type: ignore[attr-defined]
         raise
+
+
+def _is_abort(e: BaseException) -> bool:
+    """Typer >= 0.20 vendors click: its ``Abort`` is not click's, so match both."""
+    if isinstance(e, typer.Abort):
+        return True
+    try:
+        import click
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(e, click.exceptions.Abort)
 
 
 if __name__ == "__main__":

@@ -121,11 +121,14 @@ def advise(
         raise InputError(f"the recall target must be in (0, 1], got {recall}")
     pks, x = collection.catalog.all_vectors(collection.dim)
     n_all = len(pks)
-    if n_all < 2 * k:
+    if n_all < 2:
         raise InputError(
-            f"collection {collection.name!r} has {n_all} vectors; advising needs at least "
-            f"{2 * k}: add more first (exact search is the right index below that anyway)"
+            f"collection {collection.name!r} has {n_all} vectors; advising needs at least 2: "
+            "add documents first"
         )
+    small = n_all < 2 * k
+    if small:  # too few vectors for recall@k: measure recall at a k the collection can give
+        k = max(1, n_all // 2)
     rng = np.random.default_rng(seed)
     sampled = n_all > max_vectors
     if sampled:
@@ -187,6 +190,11 @@ def advise(
     else:
         pick = next(m for m in out if m.kind == "flat")
         notes.append(f"no approximate configuration reached recall {recall}: exact search")
+    if small:
+        notes.append(
+            f"only {n_all} vectors: recall measured at k={k}; exact search (flat) is the right "
+            "index at this size anyway"
+        )
     if sampled:
         notes.append(
             f"measured on a random sample of {max_vectors} of {n_all} vectors: expect a little "

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ponder.errors import CollectionLockedError
+from ponder.errors import CollectionClosedError, CollectionLockedError
 from ponder.store.filters import compile_where
 from ponder.store.migrations import migrate
 from ponder.types import Chunk
@@ -68,7 +68,7 @@ class Catalog:
         self.path = path
         self.name = name or path.parent.name
         self.timeout = timeout
-        self.conn = sqlite3.connect(
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
             str(path), timeout=timeout, isolation_level=None, check_same_thread=False
         )
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -80,8 +80,26 @@ class Catalog:
         except sqlite3.OperationalError as e:
             raise self._locked(e) from e
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection; a closed catalog raises ``CollectionClosedError`` (naming the
+        collection and the fix) instead of sqlite's bare "Cannot operate on a closed
+        database"."""
+        if self._conn is None:
+            raise CollectionClosedError(
+                f"collection {self.name!r} was closed (its `with` block ended or close() was "
+                "called); use it inside `with Collection.open(...)`, or open it again"
+            )
+        return self._conn
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
     def close(self) -> None:
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     # ------------------------------------------------------------------ transactions
     def _locked(self, e: sqlite3.OperationalError) -> Exception:

@@ -199,7 +199,9 @@ class Collection:
         shutil.rmtree(folder)
 
     def close(self) -> None:
-        """Save the index (if changed) and close the catalog."""
+        """Save the index (if changed) and close the catalog; closing twice is harmless."""
+        if self.catalog.closed:
+            return
         self.index_state.save()
         self.catalog.close()
 

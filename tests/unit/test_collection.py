@@ -218,3 +218,20 @@ def test_use_after_close_names_the_collection_and_the_fix(home):
         with pytest.raises(CollectionClosedError, match=r"'closed' was closed.*open it again"):
             call()
     c.close()  # closing twice is harmless
+
+
+def test_create_with_wrong_dim_leaves_nothing_behind(home):
+    with pytest.raises(EmbeddingMismatchError, match="pass dim=16"):
+        Collection.create("wrongdim", home=home, embedder=HashEmbedder(dim=16), dim=8)
+    assert "wrongdim" not in Collection.list(home=home)
+    with Collection.create("wrongdim", home=home, embedder=HashEmbedder(dim=16)) as c:
+        assert c.dim == 16
+
+
+def test_add_numpy_embeddings_without_ids(home):
+    with Collection.create("vecs", home=home, embedder=False, dim=4) as c:
+        vectors = np.eye(4, dtype=np.float32)[:3]
+        with pytest.raises(InputError, match=r"need ids=\[\.\.\.\] \(one per vector\)"):
+            c.add(embeddings=vectors)  # no ids and no texts: nothing to name the records by
+        c.add(ids=["a", "b", "c"], embeddings=vectors)
+        assert c.count() == 3

@@ -132,6 +132,11 @@ class Collection:
         index_class(index)((emb.dim if emb else dim) or 4, metric, **index_params)
         if emb is None and not dim:
             raise ConfigError("a collection without an embedder needs dim=N (the vector length)")
+        if emb is not None and dim and dim != emb.dim:  # before anything is written
+            raise EmbeddingMismatchError(
+                f"dim={dim} but embedder {emb.model_id} makes {emb.dim}-dimensional vectors: "
+                f"pass dim={emb.dim} or leave dim out"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         catalog = Catalog(folder / "catalog.sqlite", name=name)
         config = {
@@ -142,8 +147,6 @@ class Collection:
             "index": index,
             "params": index_params,
         }
-        if emb is not None and dim and dim != emb.dim:
-            raise EmbeddingMismatchError(f"dim={dim} but embedder {emb.model_id} makes {emb.dim}")
         catalog.set_settings({"config": config, "name": name})
         return cls(name, folder, catalog, emb)
 
@@ -284,11 +287,17 @@ class Collection:
         ``embeddings`` may be given precomputed, then ``texts`` may be omitted. All records are
         written in one transaction: on any error nothing is written. Returns the ids.
         """
-        n = len(ids) if ids is not None else len(texts or embeddings or [])
+        given = ids if ids is not None else texts if texts is not None else embeddings
+        n = len(given) if given is not None else 0
         if n == 0:
             raise InputError("add() needs at least one record: give texts= or embeddings=")
         if texts is None and embeddings is None:
             raise InputError("add() needs texts= or embeddings=")
+        if ids is None and texts is None:
+            raise InputError(
+                "add(): embeddings without texts need ids=[...] (one per vector): there is no "
+                "text to derive an id from"
+            )
         ids = list(ids) if ids is not None else [text_hash(t) for t in (texts or [])]
         for name, seq in (("texts", texts), ("metadatas", metadatas), ("embeddings", embeddings)):
             if seq is not None and len(seq) != n:

@@ -76,7 +76,8 @@ def run_own(gen: Any, cases: tuple[Case, ...], split: str, defenses: tuple[str, 
     for case in cases:
         for defense in defenses:
             a = answer_from_hits(case.question, [_hit(case.id, case.text, f"{case.id}.txt")],
-                                 model=gen, defense=defense, max_new_tokens=MAX_NEW_TOKENS)
+                                 model=gen, defense=defense, max_new_tokens=MAX_NEW_TOKENS,
+                                 answer="generative")
             low, raw = a.text.lower(), a.raw_text.lower()
             rows.append({
                 "set": split, "id": case.id, "defense": defense,
@@ -168,7 +169,8 @@ def run_bipia(gen: Any, cases: list[dict], defenses: tuple[str, ...]) -> list[di
     for j, c in enumerate(cases):
         for defense in defenses:
             a = answer_from_hits(c["question"], [_hit(f"email{j}", c["context"], "email")],
-                                 model=gen, defense=defense, max_new_tokens=MAX_NEW_TOKENS)
+                                 model=gen, defense=defense, max_new_tokens=MAX_NEW_TOKENS,
+                                 answer="generative")
             why = bipia_success(c["category"], c["attack"], a.text, c["clean"], c["question"])
             ideal = _amount(c["ideal"])
             rows.append({

@@ -53,7 +53,16 @@ if TYPE_CHECKING:
 
 
 
+# subpackages reachable as ``ponder.NAME`` after a plain ``import ponder`` (imported on first use)
+_SUBPACKAGES = frozenset({"safety", "chains", "agents", "moderate", "server", "ops", "spark",
+                          "finetune", "evaluate", "rag", "tasks", "llm", "embed", "store"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        mod = importlib.import_module(f"ponder.{name}")
+        globals()[name] = mod
+        return mod
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ponder' has no attribute {name!r}")

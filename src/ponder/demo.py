@@ -45,19 +45,17 @@ def main() -> None:
 
 
 def _ask(col: Collection) -> None:
-    from ponder.cli.ask import print_answer_details
+    from ponder.cli.ask import footer, print_answer_details
     from ponder.rag import ask
 
     console.print(f"\n3. Ask: [bold]{QUESTION}[/]")
+    # the default answer mode, auto: the model's answer when the sources support it, else
+    # the sentence of the sources that best answers the question, quoted and cited
     answer = ask(QUESTION, collection=col, stream_to=console)
     console.print()
     print_answer_details(answer, console)
-    t = answer.timings
-    console.print(
-        f"[dim]{answer.model}: first token after {t.get('time_to_first_token', 0):.1f}s, "
-        f"answer in {t.get('total', 0):.1f}s ({answer.prompt_tokens} prompt tokens)[/]",
-        highlight=False,
-    )
+    if line := footer(answer):
+        console.print(line, highlight=False)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def llm():
 
 
 def test_sentiment_scores_follow_the_text(llm) -> None:
-    s = pipeline("sentiment", model=llm)
+    s = pipeline("sentiment", method="llm", model=llm)
     good, bad = s(["I love this, it is wonderful!", "This is terrible, I hate it."])
     for r in (good, bad):
         assert set(r["scores"]) == {"positive", "negative", "neutral"}
@@ -45,7 +45,8 @@ def test_abstractive_summary_and_map_reduce(llm) -> None:
         f"In week {i}, the town library added {i * 10} new books and extended its hours."
         for i in range(1, 13)
     )
-    s = pipeline("summarization", model=llm, max_length=20, chunk_tokens=80)
+    s = pipeline("summarization", model=llm, method="abstractive", max_length=20,
+                 chunk_tokens=80)
     r = s(text)
     assert r["chunks"] > 1
     assert r["summary"] and len(r["summary"].split()) <= 20
@@ -79,11 +80,12 @@ needs_data = pytest.mark.skipif(
 @pytest.mark.dataset
 @needs_data
 def test_eval_sentiment_on_a_few_tweets(llm) -> None:
-    res = eval_sentiment(6, seed=1, model=llm)
+    res = eval_sentiment(6, seed=1, model=llm, llm_n=3)
     names = [s["system"] for s in res["systems"]]
-    assert names[0].startswith("majority class") and "llm" in names and "embedding" in names
+    assert names[0].startswith("majority class") and "head (default)" in names
+    assert "embedding" in names and "llm, first 3" in names
     assert all(0.0 <= s["accuracy"] <= 1.0 for s in res["systems"])
-    assert "| llm |" in to_markdown(res)
+    assert "| llm, first 3 |" in to_markdown(res)
 
 
 @pytest.mark.dataset
@@ -101,3 +103,56 @@ def test_eval_translation_on_two_sentences(llm) -> None:
     res = eval_translation(2, seed=1, model=llm, max_new_tokens=32)
     assert res["systems"][0]["system"] == "copy source (baseline)"
     assert 0 <= res["systems"][1]["chrf"] <= 100
+
+
+# ------------------------------------------------------------------ the trained heads (MiniLM)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from ponder.embed import load_embedder
+
+    return load_embedder("minilm")
+
+
+def test_sentiment_head_with_minilm_gets_the_complaint_negative(minilm) -> None:
+    s = pipeline("sentiment", embedder=minilm)
+    r = s("The food was cold and the waiter ignored us.")
+    assert r["label"] == "negative" and r["method"] == "head"
+    assert "TweetEval" in r["method_detail"]
+    assert s("What a wonderful evening, the staff were lovely!")["label"] == "positive"
+
+
+def test_sentiment_cli_plain_form_says_negative_and_the_method(minilm) -> None:
+    from typer.testing import CliRunner
+
+    from ponder.cli.main import app
+
+    r = CliRunner().invoke(app, ["sentiment", "The food was cold and the waiter ignored us."])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("negative\t") and "method: head (MiniLM" in r.stdout
+
+
+def test_toxicity_head_with_minilm(minilm) -> None:
+    from ponder.safety.toxic import toxicity
+
+    rude, kind = toxicity(["Shut up, you worthless idiot.", "Thanks for the lovely dinner!"],
+                          embedder=minilm)
+    assert rude.label == "toxic" and kind.label == "ok"
+    assert rude.score > 0.5 > kind.score and rude.method == "head"
+
+
+@pytest.mark.dataset
+@needs_data
+def test_eval_toxicity_writes_json_markdown_and_png(tmp_path) -> None:
+    from ponder.evaluate.toxicity_eval import eval_toxicity, write_outputs
+
+    res = eval_toxicity("offensive", limit=80)
+    names = [s["system"] for s in res["systems"]]
+    assert names[:2] == ["majority class (not-offensive)", "head (default)"]
+    assert "RoBERTa-Retrained (published)" in names
+    majority, head = res["systems"][:2]
+    assert res["n"] == 80 and majority["macro_f1"] < head["macro_f1"] <= 1
+    written = write_outputs(res, tmp_path / "tox.json")
+    assert [p.suffix for p in written] == [".json", ".md", ".png"]
+    assert written[2].read_bytes()[:4] == b"\x89PNG"

@@ -56,7 +56,8 @@ def test_citations_are_renumbered_and_invalid_ones_removed(col: Collection) -> N
 def test_support_check_lists_unsupported_sentences_and_infers_citations(col: Collection) -> None:
     g = ScriptedGenerator(["DictReader reads each row into a dictionary keyed by the header row. "
                            "It was added in Python 2.3 by Guido."])
-    a = ask("How do I read a CSV file?", collection=col, model=g, k=2, min_score=-1)
+    a = ask("How do I read a CSV file?", collection=col, model=g, k=2, min_score=-1,
+            answer="generative")
     assert a.unsupported == ["It was added in Python 2.3 by Guido."]
     (cite,) = a.citations
     assert cite.chunk_id == "csv" and cite.inferred and cite.sentences == (0,)
@@ -178,7 +179,7 @@ def test_packing_respects_the_token_budget() -> None:
     hits = [Hit(Chunk(f"c{i}", "d", " ".join(f"w{i}x{j}" for j in range(100))), 1.0, i + 1)
             for i in range(5)]
     g = ScriptedGenerator(["ok"])
-    a = answer_from_hits("w1x5?", hits, model=g, max_context_tokens=250)
+    a = answer_from_hits("w1x5?", hits, model=g, max_context_tokens=250, answer="generative")
     assert a.context_tokens <= 250
     assert len(a.dropped) >= 2  # 5 x 100 words cannot fit in 250 tokens
 

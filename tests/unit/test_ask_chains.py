@@ -69,7 +69,8 @@ def test_refine_calls_once_per_batch_and_passes_the_draft_on() -> None:
 def test_refine_sees_all_sources_that_stuff_would_drop() -> None:
     hits = _hits(4, words=40)
     g1 = ScriptedGenerator(["x"])
-    stuffed = answer_from_hits("q?", hits, model=g1, chain="stuff", max_context_tokens=160)
+    stuffed = answer_from_hits("q?", hits, model=g1, chain="stuff", max_context_tokens=160,
+                               answer="generative")
     assert stuffed.dropped  # four 48-word sources do not fit 160 tokens
     g2 = ScriptedGenerator(["x"])
     answer_from_hits("q?", hits, model=g2, chain="refine", max_context_tokens=160)
@@ -112,7 +113,8 @@ def test_a_looping_answer_is_cut_at_the_first_repeated_sentence() -> None:
     loop = "The penguin is a bird. " * 6 + "Trailing words"
     g = ScriptedGenerator([loop])
     shown: list[str] = []
-    a = answer_from_hits("What is a penguin?", _hits(1), model=g, stream_to=shown.append)
+    a = answer_from_hits("What is a penguin?", _hits(1), model=g, stream_to=shown.append,
+                         answer="generative")
     assert a.text == "The penguin is a bird."
     assert "".join(shown).strip() == "The penguin is a bird."  # the repeat was never shown
 

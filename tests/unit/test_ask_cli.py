@@ -32,7 +32,7 @@ def _run(home: Path, *args: str) -> tuple[int, str]:
 
 def test_ask_json_has_answer_citations_and_unsupported(kb: Path) -> None:
     code, out = _run(kb, "ask", "What is tea?", "-c", "kb", "--model", "fake", "--json",
-                     "--min-score", "-1", "-k", "2")
+                     "--min-score", "-1", "-k", "2", "--answer", "generative")
     assert code == 0, out
     d = json.loads(out)
     assert d["answer"] == "This is a scripted reply."
@@ -44,7 +44,7 @@ def test_ask_json_has_answer_citations_and_unsupported(kb: Path) -> None:
 
 def test_ask_terminal_marks_unsupported_and_reports_injections(kb: Path) -> None:
     code, out = _run(kb, "ask", "What is tea?", "-c", "kb", "--model", "fake",
-                     "--min-score", "-1")
+                     "--min-score", "-1", "--answer", "generative")
     assert code == 0, out
     assert out.startswith("This is a scripted reply.")
     assert "Not supported by the sources" in out
@@ -83,14 +83,18 @@ def test_eval_qa_on_a_tiny_squad_file(home: Path, tmp_path: Path,
     f.write_text(json.dumps(squad))
     out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
     code, out = _run(home, "eval", "qa", "--squad", str(f), "--model", "fake", "-k", "1",
-                     "--output", str(out_json), "--markdown", str(out_md), "--json")
+                     "--output", str(out_json), "--markdown", str(out_md), "--json",
+                     "--answer", "generative", "--answer", "extractive")
     assert code == 0, out
     res = json.loads(out_json.read_text())
     assert res["questions"] == 2 and res["paragraphs"] == 2
     settings = [r["setting"] for r in res["results"]]
-    assert settings == ["fake rag k=1 stuff", "fake closed book"]
-    rag = res["results"][0]
-    assert rag["em"] == 0.0 and rag["hit_at_k"] is not None
+    assert settings == ["fake rag k=1 stuff generative", "fake rag k=1 extractive",
+                        "fake closed book"]
+    rag, ext = res["results"][0], res["results"][1]
+    assert rag["em"] == 0.0 and rag["hit_at_k"] is not None and rag["extractive_share"] == 0
+    # the extractive mode quotes the sources: "Camellia sinensis", "Ethiopia"
+    assert ext["extractive_share"] == 1.0 and ext["contains"] > 0
     assert "| setting |" in out_md.read_text()
     # a second run reuses the collection
     code, out = _run(home, "eval", "qa", "--squad", str(f), "--model", "fake", "--json",
@@ -100,7 +104,8 @@ def test_eval_qa_on_a_tiny_squad_file(home: Path, tmp_path: Path,
 
 def test_ask_fusion_and_weights_options(kb: Path) -> None:
     code, out = _run(kb, "ask", "What is tea?", "-c", "kb", "--model", "fake", "--json",
-                     "--min-score", "-1", "--fusion", "rrf", "--weights", "0.7,0.3")
+                     "--min-score", "-1", "--fusion", "rrf", "--weights", "0.7,0.3",
+                     "--answer", "generative")
     assert code == 0, out
     assert json.loads(out)["answer"] == "This is a scripted reply."
     r = CliRunner().invoke(app, ["--home", str(kb), "ask", "q?", "-c", "kb", "--model", "fake",

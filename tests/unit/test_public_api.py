@@ -45,3 +45,12 @@ def test_collection_api_shape():
         "keyword_search",
     ):
         assert callable(getattr(c, method)), method
+
+
+def test_subpackages_reachable_from_plain_import():
+    assert sorted(ponder._SUBPACKAGES) == [
+        "agents", "chains", "embed", "evaluate", "finetune", "llm", "moderate", "ops", "rag",
+        "safety", "server", "spark", "store", "tasks",
+    ]
+    assert callable(ponder.safety.toxicity)
+    assert callable(ponder.rag.ask)

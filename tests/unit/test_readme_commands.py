@@ -53,11 +53,52 @@ CORPUS: dict[str, str] = {
         '{"id": "a2", "body": "The river flooded the lower town. Shops closed for a week. '
         'Volunteers cleaned the streets. The water has gone down."}\n'
     ),
+    "rows.jsonl": (
+        '{"id": "r1", "text": "Rooibos is caffeine free and steeps for five minutes.", '
+        '"year": 2022}\n'
+        '{"id": "r2", "text": "Matcha is whisked, not steeped.", "year": 2024}\n'
+    ),
+    "train.jsonl": "".join(
+        f'{{"prompt": "Sentiment of: {t}", "completion": "{lab}"}}\n'
+        for t, lab in [("I loved the show", "positive"), ("The bus was late again", "negative"),
+                       ("It opens at nine", "neutral"), ("Best coffee in town", "positive")]
+    ),
+    "pairs.jsonl": "".join(
+        f'{{"query": "{q}", "positive": "{p}"}}\n'
+        for q, p in [("how long to steep black tea", "Black tea takes four minutes."),
+                     ("green tea water temperature", "Green tea needs water at 80 degrees."),
+                     ("where are chunks stored", "Chunks are stored in a SQLite catalog."),
+                     ("is rooibos caffeinated", "Rooibos is caffeine free.")]
+    ),
+    "person.json": (
+        '{"type": "object", "properties": {"name": {"type": "string"}, '
+        '"year": {"type": "integer"}}, "required": ["name", "year"]}'
+    ),
+    "yesno.gbnf": 'root ::= "yes" | "no"\n',
+    "chain.toml": (
+        '[chain]\nname = "draft-check-summarize"\ninputs = { topic = "str" }\n\n'
+        '[[steps]]\nname = "draft"\nkind = "prompt"\n'
+        'template = "Write three sentences about {topic}."\noutput = "draft"\n'
+        'max_new_tokens = 48\n\n'
+        '[[steps]]\nname = "check"\nkind = "moderate"\ninput = "draft"\noutput = "clean"\n'
+        'policy = { pii = "redact", toxicity = "flag" }\n\n'
+        '[[steps]]\nname = "summary"\nkind = "task"\ntask = "summarize"\ninput = "clean"\n'
+    ),
 }
 
 FAKE_ENV = {"PONDER_EMBEDDER": "hash", "PONDER_MODEL": "fake"}
-# Commands whose fake needs a real next-token distribution: the toy bigram model has one.
-MODEL_FOR = {"generate": "toy"}
+
+
+def model_for(line: str) -> str:
+    """The generator a README line runs with: a scripted reply cannot satisfy a grammar or
+    drive a tool-calling loop, so those lines get the real (small, embedded) model; beam search
+    and its explanation need a next-token distribution, which the toy bigram model has."""
+    if "--json-schema" in line or "--grammar" in line or line.startswith("ponder agent "):
+        return "smollm2"
+    if line.startswith("ponder generate "):
+        return "toy"
+    return FAKE_ENV["PONDER_MODEL"]
+
 # Long-running commands: started, checked once ready, then stopped like a user would.
 SERVERS = ("serve",)
 
@@ -147,9 +188,7 @@ def test_readme_cli_block_runs_in_plain_form(workdir: tuple[Path, dict[str, str]
         if "../shared/datasets" in line and not SHARED.is_dir():
             skipped.append(line)
             continue
-        cmd_env = dict(env)
-        if args[0] in MODEL_FOR:
-            cmd_env["PONDER_MODEL"] = MODEL_FOR[args[0]]
+        cmd_env = dict(env, PONDER_MODEL=model_for(line))
         if args[0] in SERVERS:
             code, out = _run_server(args, cwd, cmd_env)
         else:

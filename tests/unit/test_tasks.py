@@ -89,7 +89,7 @@ def test_pipeline_loads_no_model_until_called() -> None:
 
 def test_sentiment_confidence_is_softmax_over_label_logprobs() -> None:
     table = {"positive": -0.5, "negative": -2.0, "neutral": -1.0}
-    r = SentimentAnalyzer(model=scorer(table))("What a lovely day")
+    r = SentimentAnalyzer(method="llm", model=scorer(table))("What a lovely day")
     # each label is also scored capitalised (-9 here): log-sum-exp of both forms
     logs = [math.log(math.exp(v) + math.exp(-9.0)) for v in table.values()]
     expected = dict(zip(table, softmax(logs), strict=True))
@@ -101,18 +101,19 @@ def test_sentiment_confidence_is_softmax_over_label_logprobs() -> None:
 
 
 def test_sentiment_labels_are_configurable() -> None:
-    s = pipeline("sentiment", model=scorer({"good": -0.1, "bad": -3.0}), labels="good, bad")
+    s = pipeline("sentiment", method="llm", model=scorer({"good": -0.1, "bad": -3.0}),
+                 labels="good, bad")
     assert s.labels == ["good", "bad"]
     assert s("nice")["label"] == "good"
 
 
 def test_sentiment_prompt_ends_right_before_the_label() -> None:
     g = scorer({"positive": -1.0})
-    SentimentAnalyzer(model=g)("Loved the film")
+    SentimentAnalyzer(method="llm", model=g)("Loved the film")
     rendered = g.render_messages(g.calls[-1]) if g.calls else None
     # ScriptedGenerator records generations only; check through the prompt builder instead
     assert rendered is None
-    clf = SentimentAnalyzer(model=g)
+    clf = SentimentAnalyzer(method="llm", model=g)
     body = clf._prompt_text(clf._fill(clf.prompt, "Loved the film"), g)
     assert body.endswith("Text: Loved the film")
     assert "positive, negative, neutral" in body
@@ -125,7 +126,7 @@ def test_bad_label_sets_are_refused(labels: Any) -> None:
 
 
 def test_one_label_is_allowed_in_multi_label_mode() -> None:
-    clf = pipeline("classify", labels=["urgent"], multi_label=True,
+    clf = pipeline("classify", labels=["urgent"], multi_label=True, method="llm",
                    model=scorer({"yes": -0.2, "no": -2.0}))
     r = clf("Server down, customers affected")
     assert r["labels"] == ["urgent"]
@@ -135,12 +136,12 @@ def test_one_label_is_allowed_in_multi_label_mode() -> None:
 @pytest.mark.parametrize("bad", ["", "   \n", None, 3])
 def test_empty_or_non_text_input_is_a_clear_error(bad: Any) -> None:
     with pytest.raises(InputError):
-        SentimentAnalyzer(model="fake")(bad)
+        SentimentAnalyzer(method="llm", model="fake")(bad)
 
 
 def test_list_input_checks_every_item_first() -> None:
     g = scorer({"positive": -0.1})
-    s = SentimentAnalyzer(model=g)
+    s = SentimentAnalyzer(method="llm", model=g)
     out = s(["good", "fine"])
     assert isinstance(out, list) and len(out) == 2
     with pytest.raises(InputError, match="input 1"):
@@ -149,7 +150,7 @@ def test_list_input_checks_every_item_first() -> None:
 
 def test_scoring_tasks_refuse_decoding_options() -> None:
     with pytest.raises(ConfigError, match="decoding options"):
-        pipeline("sentiment", model="fake", temperature=0.7)
+        pipeline("sentiment", method="llm", model="fake", temperature=0.7)
 
 
 def test_unknown_option_is_named() -> None:
@@ -192,7 +193,8 @@ def test_calibration_divides_out_the_content_free_bias() -> None:
             return {"positive": -0.1, "negative": -3.0}.get(c, -20.0)
         return {"positive": -0.5, "negative": -1.2}.get(c, -20.0)
 
-    plain = pipeline("sentiment", labels="positive,negative", model=ScriptedGenerator(logprobs=lp))
+    plain = pipeline("sentiment", method="llm", labels="positive,negative",
+                     model=ScriptedGenerator(logprobs=lp))
     cal = plain.replace(calibrate=True)
     assert plain("meh")["label"] == "positive"
     assert cal("meh")["label"] == "negative"  # positive was mostly the model's prior
@@ -201,7 +203,7 @@ def test_calibration_divides_out_the_content_free_bias() -> None:
 
 def test_model_without_logprobs_points_to_the_embedding_method() -> None:
     with pytest.raises(ConfigError, match="embedding"):
-        pipeline("sentiment", model=NoLogprobs())("fine")
+        pipeline("sentiment", method="llm", model=NoLogprobs())("fine")
 
 
 def test_embedding_method_needs_no_generator() -> None:
@@ -229,7 +231,7 @@ def test_llm_multi_label_asks_yes_no_per_label() -> None:
             cont.strip(), -20.0
         )
 
-    clf = pipeline("classify", labels="sport,politics,music", multi_label=True,
+    clf = pipeline("classify", labels="sport,politics,music", multi_label=True, method="llm",
                    model=ScriptedGenerator(logprobs=lp))
     r = clf("The derby ended 2-2.")
     assert r["labels"] == ["sport"]
@@ -238,7 +240,7 @@ def test_llm_multi_label_asks_yes_no_per_label() -> None:
 
 def test_long_text_is_cut_to_the_context_window_for_scoring() -> None:
     g = ScriptedGenerator(logprobs={"a": -1.0, "b": -2.0}, context_window=100)
-    r = pipeline("classify", labels="a,b", model=g)("word " * 500)
+    r = pipeline("classify", labels="a,b", method="llm", model=g)("word " * 500)
     assert r["truncated"] is True and r["label"] == "a"
 
 
@@ -277,8 +279,8 @@ def test_extractive_length_limits_in_words() -> None:
 
 def test_abstractive_uses_the_model_and_decoding_options() -> None:
     g = Recorder(["Summary: The council approved a park."])
-    s = pipeline("summarization", model=g, max_length=20, strategy="sample", temperature=0.5,
-                 seed=3)
+    s = pipeline("summarization", model=g, method="abstractive", max_length=20,
+                 strategy="sample", temperature=0.5, seed=3)
     r = s(DOC)
     assert r["summary"] == "The council approved a park."
     assert r["method"] == "abstractive" and r["chunks"] == 1
@@ -290,7 +292,7 @@ def test_abstractive_uses_the_model_and_decoding_options() -> None:
 def test_abstractive_map_reduce_on_long_documents() -> None:
     g = Recorder(lambda prompt: "Part summary.")
     long_doc = " ".join(f"Sentence number {i} talks about topic {i}." for i in range(200))
-    r = Summarizer(model=g, chunk_tokens=120)(long_doc)
+    r = Summarizer(method="abstractive", model=g, chunk_tokens=120)(long_doc)
     assert r["chunks"] > 1
     assert len(g.calls) == r["chunks"] + 1  # map over the parts, then reduce
     for call in g.calls[:-1]:
@@ -301,18 +303,19 @@ def test_abstractive_map_reduce_on_long_documents() -> None:
 def test_map_reduce_respects_a_small_context_window() -> None:
     g = Recorder(lambda prompt: "Short.", context_window=400)
     long_doc = " ".join(f"Fact {i} is stated here." for i in range(300))
-    r = Summarizer(model=g, max_length=30)(long_doc)
+    r = Summarizer(method="abstractive", model=g, max_length=30)(long_doc)
     assert r["chunks"] > 1 and r["summary"] == "Short."
 
 
 def test_window_too_small_for_any_text_is_a_config_error() -> None:
     g = ScriptedGenerator(["x"], context_window=80)
     with pytest.raises(ConfigError, match="context window"):
-        Summarizer(model=g, max_length=60)(DOC)
+        Summarizer(method="abstractive", model=g, max_length=60)(DOC)
 
 
 def test_min_length_shortfall_is_a_warning() -> None:
-    r = Summarizer(model=ScriptedGenerator(["Park approved."]), min_length=10)(DOC)
+    r = Summarizer(method="abstractive", model=ScriptedGenerator(["Park approved."]),
+                   min_length=10)(DOC)
     assert "fewer than min_length" in r["warning"]
 
 
@@ -423,7 +426,7 @@ def test_bad_fewshot_options(kwargs: dict[str, Any]) -> None:
 
 def test_iter_batch_reports_bad_items_and_goes_on() -> None:
     g = ScriptedGenerator(["Short."], context_window=200)
-    s = Summarizer(model=g, max_length=20)
+    s = Summarizer(method="abstractive", model=g, max_length=20)
     results = dict(s.iter_batch(["A fine text. Two sentences.", "", "Another text here."]))
     assert isinstance(results[1], InputError)
     assert results[0]["summary"] == results[2]["summary"] == "Short."
@@ -434,14 +437,14 @@ def test_context_overflow_in_a_batch_is_a_row_error() -> None:
         def _logprobs(self, prompt, continuations):  # type: ignore[override]
             raise ContextLengthError("prompt too long for the window: shorten it")
 
-    s = pipeline("sentiment", model=Tiny())
+    s = pipeline("sentiment", method="llm", model=Tiny())
     out = list(s.iter_batch(["ok"]))
     assert isinstance(out[0][1], ContextLengthError)
 
 
 def test_per_call_overrides_share_the_model() -> None:
     g = scorer({"spam": -0.1, "ham": -2.0, "eggs": -3.0})
-    clf = pipeline("classify", labels="ham,eggs", model=g)
+    clf = pipeline("classify", labels="ham,eggs", method="llm", model=g)
     r = clf("buy now", labels=["spam", "ham"])
     assert r["label"] == "spam"
     assert isinstance(clf.replace(labels="a,b").generator, Generator)
@@ -453,6 +456,6 @@ def test_another_backend_plugs_in_unchanged() -> None:
     from ponder.llm.fake import ToyLanguageModel
 
     toy = ToyLanguageModel({"\nAnswer:": {" positive": 0.7, " negative": 0.3}})
-    r = pipeline("sentiment", labels="positive,negative", model=toy)("whatever")
+    r = pipeline("sentiment", method="llm", labels="positive,negative", model=toy)("whatever")
     assert r["label"] == "positive"
     assert r["score"] == pytest.approx(0.7, abs=1e-3)

@@ -19,7 +19,7 @@ def invoke(*args: str, stdin: str | None = None):
 
 
 def test_sentiment_single_text_as_json() -> None:
-    r = invoke("sentiment", "I love it", "--model", "fake", "--json")
+    r = invoke("sentiment", "I love it", "--method", "llm", "--model", "fake", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert set(out) >= {"label", "score", "scores"}
@@ -38,7 +38,7 @@ def test_batch_csv_with_text_field_writes_jsonl_and_skips_bad_rows(tmp_path: Pat
     src.write_text('id,body\n1,great stuff\n2,\n3,"awful, really"\n', encoding="utf-8")
     dst = tmp_path / "out.jsonl"
     r = invoke("classify", "--labels", "good,bad", "--input", str(src), "--text-field", "body",
-               "--output", str(dst), "--model", "fake")
+               "--output", str(dst), "--method", "llm", "--model", "fake")
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in dst.read_text().splitlines()]
     assert [row["row"] for row in rows] == [1, 3]
@@ -51,7 +51,7 @@ def test_batch_csv_with_text_field_writes_jsonl_and_skips_bad_rows(tmp_path: Pat
 def test_csv_without_the_text_field_is_a_clear_error(tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
     src.write_text("id,body\n1,hello\n", encoding="utf-8")
-    r = invoke("sentiment", "--input", str(src), "--model", "fake")
+    r = invoke("sentiment", "--input", str(src), "--method", "llm", "--model", "fake")
     assert isinstance(r.exception, LoaderError)
     assert "'body'" in str(r.exception) and "--text-field" in str(r.exception)
 
@@ -80,7 +80,8 @@ def test_summarize_reads_a_txt_file_as_one_document(tmp_path: Path) -> None:
     [
         (("classify", "text", "--labels", "spam", "--model", "fake"), ConfigError),
         (("translate", "text", "--to", "klingon", "--model", "fake"), ConfigError),
-        (("sentiment", "", "--model", "fake"), InputError),
+        (("sentiment", "", "--method", "llm", "--model", "fake"), InputError),
+        (("sentiment", "x", "--labels", "good,bad"), ConfigError),
         (("sentiment", "--model", "fake"), ConfigError),
         (("summarize", "x", "--method", "magic"), ConfigError),
         (("nonsense-task",), None),

@@ -106,6 +106,11 @@ def ask(
     support: str = typer.Option(
         "lexical", "--support", help="lexical (default) | embedding: how sentences are checked."
     ),
+    answer_mode: str = typer.Option(
+        "auto", "--answer",
+        help="auto (default): generate, and quote the best source span when the generated "
+        "answer is unsupported | generative | extractive (quote the span, no model).",
+    ),
 ) -> None:
     """Answer QUESTION from a collection, citing the sources; every sentence is checked."""
     from ponder.rag.ask import ask as run_ask
@@ -116,6 +121,7 @@ def ask(
         "fusion": fusion, "weights": parse_weights(weights),
         "max_new_tokens": max_new_tokens, "max_context_tokens": context_tokens,
         "min_score": min_score, "defense": defense, "support": support,
+        "answer": answer_mode,
     }
     with Collection.open(collection, home=settings().home) as col:
         answer = run_ask(
@@ -127,13 +133,22 @@ def ask(
         return
     console.print()
     print_answer_details(answer, console)
+    if line := footer(answer):
+        console.print(line, highlight=False)
+
+
+def footer(answer: Any) -> str:
+    """The dim last line: which method answered, and how long it took."""
     t = answer.timings
-    if "time_to_first_token" in t:
-        console.print(
-            f"[dim]{answer.model} · {answer.chain} · {answer.prompt_tokens} prompt tokens · "
-            f"first token {t['time_to_first_token']:.1f}s · total {t['total']:.1f}s[/]",
-            highlight=False,
-        )
+    if "time_to_first_token" not in t:
+        return ""
+    if answer.mode == "extractive" and answer.generated is None:
+        return (f"[dim]extractive (no model) · answer after {t['time_to_first_token']:.2f}s[/]")
+    how = f"{answer.model} · {answer.chain} · {answer.prompt_tokens} prompt tokens"
+    if answer.mode == "extractive":
+        how = f"extractive answer (auto fallback from {how})"
+    return (f"[dim]{how} · first token {t['time_to_first_token']:.1f}s · "
+            f"total {t['total']:.1f}s[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ from ponder.cli.common import (
     progress_bar,
     settings,
 )
+from ponder.cli.tracking import MLFLOW_OPTION, track
 from ponder.errors import ConfigError
 
 eval_app = typer.Typer(
@@ -88,6 +89,7 @@ def retrieval(
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown table."),
     per_query: bool = typer.Option(False, "--per-query", help="Add per-query metrics to JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    mlflow: bool = MLFLOW_OPTION,
 ) -> None:
     """nDCG@10, recall@100 and MRR@10 of dense, BM25 and hybrid retrieval on BEIR-format data.
 
@@ -131,6 +133,7 @@ def retrieval(
                     )
                 )
         model = col.model_id
+        index_spec = col.index_state.spec.to_json()
     report = {
         "dataset": data.name,
         "path": str(beir),
@@ -143,6 +146,18 @@ def retrieval(
         "results": {r.mode: r.to_dict(with_per_query=per_query) for r in results},
     }
     table_md = markdown_table([(r.mode, r.metrics) for r in results], _METRICS)
+    track(
+        mlflow, "eval retrieval", dataset=beir,
+        params={"collection": name, "embedder_id": model, "embedder": embedder or "",
+                "split": split, "retrieval": ",".join(mode_list), "queries": len(data.queries),
+                "corpus": len(data.corpus), "index": index_spec,
+                **{f"{r.mode}.config": r.config for r in results}},
+        metrics={r.mode: {**r.metrics, "queries_per_second": r.queries / r.seconds
+                          if r.seconds else 0.0} for r in results},
+        artifacts={"result.json": report, "results.md": table_md + "\n",
+                   "per_query.jsonl": [{"mode": r.mode, "query_id": q, **m}
+                                       for r in results for q, m in r.per_query.items()]},
+    )
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from ponder.cli.common import RateColumn, console, print_json, progress_bar, settings
+from ponder.cli.tracking import MLFLOW_OPTION, track
 from ponder.errors import ConfigError
 
 
@@ -39,6 +40,9 @@ def eval_qa(
         None, "--model", "-m", help="Model spec; repeat to compare (default: settings)."
     ),
     chain: str = typer.Option("stuff", "--chain", help="stuff | map_reduce | refine | map_rerank."),
+    answers: list[str] | None = typer.Option(
+        None, "--answer", help="auto | generative | extractive; repeat to compare (default auto)."
+    ),
     retrieval: str = typer.Option("hybrid", "--retrieval", help="dense | bm25 | hybrid."),
     context_tokens: int | None = typer.Option(
         None, "--context-tokens", help="Token budget for sources (default 480)."
@@ -50,6 +54,7 @@ def eval_qa(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write results as JSON."),
     markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown table."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    mlflow: bool = MLFLOW_OPTION,
 ) -> None:
     """Exact match, F1, answer contained, hit@k of the gold paragraph, citations of it,
     unsupported sentences and latency, for RAG and closed book."""
@@ -71,6 +76,9 @@ def eval_qa(
     name = collection or _collection_name(squad)
     model_list = list(models or [settings().model])
     k_list = list(ks or [DEFAULT_K])
+    answer_list = list(dict.fromkeys(answers or ["auto"]))
+    for how in answer_list:
+        AskConfig(answer=how)  # an unknown mode is refused before any work
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
     with Collection.get_or_create(name, home=settings().home) as col:
@@ -81,10 +89,12 @@ def eval_qa(
         runs: list[tuple[str, str, AskConfig | None, str]] = []
         for m in model_list:
             for k in k_list:
-                cfg = AskConfig(k=k, chain=chain, retrieval=retrieval).replace(
-                    max_context_tokens=context_tokens, max_new_tokens=max_new_tokens
-                )
-                runs.append((f"{m} rag k={k} {chain}", m, cfg, "rag"))
+                for how in answer_list:
+                    cfg = AskConfig(k=k, chain=chain, retrieval=retrieval, answer=how).replace(
+                        max_context_tokens=context_tokens, max_new_tokens=max_new_tokens
+                    )
+                    label = "extractive" if how == "extractive" else f"{chain} {how}"
+                    runs.append((f"{m} rag k={k} {label}", m, cfg, "rag"))
             if closed_book:
                 cfg = AskConfig().replace(max_new_tokens=max_new_tokens)
                 runs.append((f"{m} closed book", m, cfg, "closed_book"))
@@ -106,6 +116,15 @@ def eval_qa(
         "results": rows,
         "records": details,
     }
+    track(
+        mlflow, "eval qa", dataset=squad,
+        params={"collection": name, "models": model_list, "k": k_list, "chain": chain,
+                "retrieval": retrieval, "answer": answer_list, "questions": len(examples),
+                "context_tokens": context_tokens, "max_new_tokens": max_new_tokens},
+        metrics={r["setting"]: {k: v for k, v in r.items() if k != "setting"} for r in rows},
+        artifacts={"result.json": {k: v for k, v in result.items() if k != "records"},
+                   "records.json": details},
+    )
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=2, ensure_ascii=False))
@@ -117,7 +136,7 @@ def eval_qa(
         return
     table = Table(title=f"QA on {squad.name}: {len(examples)} questions")
     cols = ["setting", "em", "f1", "contains", "hit_at_k", "cited_gold", "unsupported_share",
-            "no_answer", "ttft_p50", "total_p50"]
+            "no_answer", "extractive_share", "ttft_p50", "total_p50"]
     for c in cols:
         table.add_column(c, justify="left" if c == "setting" else "right")
     for r in rows:

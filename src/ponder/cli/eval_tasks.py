@@ -12,10 +12,14 @@ import typer
 from rich.table import Table
 
 from ponder.cli.common import console, console_err, progress_bar, settings
+from ponder.cli.tracking import MLFLOW_OPTION, track_result
 from ponder.errors import ConfigError
 
-_DEFAULT_N = {"summarization": 100, "sentiment": 500, "zeroshot": 500, "translation": 100}
-_N = typer.Option(None, "--n", help="Items in the fixed-seed subset (default per task).")
+_DEFAULT_N = {"summarization": 100, "sentiment": 500, "zeroshot": 500, "zeroshot-dev": 150,
+              "translation": 100}
+_N = typer.Option(
+    None, "--n", help="Items in the fixed-seed subset (default per task; sentiment: 0 = all)."
+)
 _SEED = typer.Option(0, "--seed", help="Seed of the subset.")
 _MODEL = typer.Option(None, "--model", "-m", help="Generator spec (default: smollm2).")
 _EMBEDDER = typer.Option(None, "--embedder", help="Embedder for embedding-based methods.")
@@ -41,21 +45,27 @@ def _generator(model: str | None, threads: int | None) -> Any:
     return load_generator(spec, **kwargs)
 
 
-def _run(task: str, n: int | None, output: Path | None, as_json: bool, **kwargs: Any) -> None:
+def _run(task: str, n: int | None, output: Path | None, as_json: bool, mlflow: bool = False,
+         **kwargs: Any) -> None:
     from ponder.evaluate.tasks_eval import EVALUATIONS, to_markdown
 
     n = _DEFAULT_N[task] if n is None else n
-    if n < 1:
+    if n < 1 and not (task == "sentiment" and n == 0):
         raise ConfigError(f"--n {n} must be >= 1")
-    passes = {"summarization": 2, "sentiment": 2, "zeroshot": 2, "translation": 1}[task]
-    total = n * passes
+    passes = {"summarization": 2, "sentiment": 2, "zeroshot": 2, "zeroshot-dev": 6,
+              "translation": 1}[task]
+    total: int | None = n * passes
     if task == "summarization":
         k = kwargs.get("abstractive_n")
         total += n if k is None else min(k, n)
+    if task == "sentiment":
+        k = kwargs.get("llm_n")
+        total = None if n == 0 else n * 2 + (n if k is None else min(k, n))
     with progress_bar(transient=True) as bar:
         job = bar.add_task(f"eval {task}", total=total)
-        result = EVALUATIONS[task](n, progress=lambda k: bar.advance(job, k), **kwargs)
+        result = EVALUATIONS[task](n or None, progress=lambda k: bar.advance(job, k), **kwargs)
     md = to_markdown(result)
+    track_result(mlflow, f"eval {task}", result, artifacts={"result.md": md + "\n"})
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -91,41 +101,60 @@ def summarization(
     abstractive_n: int | None = typer.Option(
         None, "--abstractive-n", help="Run the LLM on the first K articles only (0: skip it)."
     ),
-    output: Path | None = _OUTPUT, as_json: bool = _JSON,
+    output: Path | None = _OUTPUT, as_json: bool = _JSON, mlflow: bool = MLFLOW_OPTION,
 ) -> None:
     """ROUGE-1/2/L on FRANK test articles: lead-3, extractive and abstractive."""
     if abstractive_n is not None and abstractive_n < 0:
         raise ConfigError(f"--abstractive-n {abstractive_n} must be >= 0")
-    _run("summarization", n, output, as_json, seed=seed, model=_generator(model, threads),
+    _run("summarization", n, output, as_json, mlflow, seed=seed, model=_generator(model, threads),
          embedder=embedder or settings().embedder, abstractive_n=abstractive_n)
 
 
 def sentiment(
     n: int | None = _N, seed: int = _SEED, model: str | None = _MODEL,
     embedder: str | None = _EMBEDDER, threads: int | None = _THREADS,
-    output: Path | None = _OUTPUT, as_json: bool = _JSON,
+    llm_n: int | None = typer.Option(
+        None, "--llm-n", help="Run the LLM on the first K tweets only (0: skip it)."
+    ),
+    output: Path | None = _OUTPUT, as_json: bool = _JSON, mlflow: bool = MLFLOW_OPTION,
 ) -> None:
-    """Accuracy and macro-F1 on TweetEval test: majority class, LLM, embedding."""
-    _run("sentiment", n, output, as_json, seed=seed, model=_generator(model, threads),
-         embedder=embedder or settings().embedder)
+    """Accuracy and macro-F1 on TweetEval test: majority class, the classifier head (the
+    default), embedding, and the LLM."""
+    if llm_n is not None and llm_n < 0:
+        raise ConfigError(f"--llm-n {llm_n} must be >= 0")
+    _run("sentiment", n, output, as_json, mlflow, seed=seed,
+         model=_generator(model, threads) if llm_n != 0 else None,
+         embedder=embedder or settings().embedder, llm_n=llm_n)
 
 
 def zeroshot(
     n: int | None = _N, seed: int = _SEED, model: str | None = _MODEL,
     embedder: str | None = _EMBEDDER, threads: int | None = _THREADS,
-    output: Path | None = _OUTPUT, as_json: bool = _JSON,
+    output: Path | None = _OUTPUT, as_json: bool = _JSON, mlflow: bool = MLFLOW_OPTION,
 ) -> None:
     """Zero-shot classification of TweetEval with its labels as free labels, both methods."""
-    _run("zeroshot", n, output, as_json, seed=seed, model=_generator(model, threads),
+    _run("zeroshot", n, output, as_json, mlflow, seed=seed, model=_generator(model, threads),
+         embedder=embedder or settings().embedder)
+
+
+def zeroshot_dev(
+    n: int | None = _N, seed: int = _SEED, model: str | None = _MODEL,
+    embedder: str | None = _EMBEDDER, threads: int | None = _THREADS,
+    output: Path | None = _OUTPUT, as_json: bool = _JSON, mlflow: bool = MLFLOW_OPTION,
+) -> None:
+    """The zero-shot dev set (TweetEval val of sentiment, offensive, hate with label words as
+    free labels): embedding vs LLM, the measurement behind the zero-shot default."""
+    _run("zeroshot-dev", n, output, as_json, mlflow, seed=seed, model=_generator(model, threads),
          embedder=embedder or settings().embedder)
 
 
 def translation(
     n: int | None = _N, seed: int = _SEED, model: str | None = _MODEL,
     threads: int | None = _THREADS, output: Path | None = _OUTPUT, as_json: bool = _JSON,
+    mlflow: bool = MLFLOW_OPTION,
 ) -> None:
     """chrF and BLEU on WMT22 en-de: the model against copying the source."""
-    _run("translation", n, output, as_json, seed=seed, model=_generator(model, threads))
+    _run("translation", n, output, as_json, mlflow, seed=seed, model=_generator(model, threads))
 
 
 def register(app: typer.Typer) -> None:
@@ -139,4 +168,5 @@ def register(app: typer.Typer) -> None:
     eval_app.command("summarization")(summarization)
     eval_app.command("sentiment")(sentiment)
     eval_app.command("zeroshot")(zeroshot)
+    eval_app.command("zeroshot-dev")(zeroshot_dev)
     eval_app.command("translation")(translation)

@@ -84,16 +84,36 @@ def generate(
         None, "--api-key-env", help="Env var holding the API key (openai: models)."
     ),
     n_ctx: int | None = typer.Option(None, "--n-ctx", help="Context window for GGUF models."),
+    json_schema: Path | None = typer.Option(
+        None, "--json-schema", help="Constrain the output to this JSON Schema file."
+    ),
+    grammar: Path | None = typer.Option(
+        None, "--grammar", help="Constrain the output to this GBNF grammar file."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON: text, tokens, tokens_per_second, finish_reason, ..."
     ),
 ) -> None:
     """Generate text from a prompt, streaming tokens as they are decoded."""
+    schema = grammar_text = None
+    if json_schema is not None:
+        from ponder.llm.structured import check_schema, load_schema
+
+        if not json_schema.is_file():
+            raise ConfigError(f"--json-schema {json_schema}: file not found")
+        schema = check_schema(load_schema(json_schema))
+    if grammar is not None:
+        from ponder.llm.structured import load_grammar
+
+        if not grammar.is_file():
+            raise ConfigError(f"--grammar {grammar}: file not found")
+        grammar_text = load_grammar(grammar)
     cfg = GenerationConfig().replace(
         strategy=strategy, num_beams=num_beams, sample_beams=sample_beams or None,
         temperature=temperature, top_k=top_k, top_p=top_p,
         repetition_penalty=repetition_penalty, length_penalty=length_penalty,
         max_new_tokens=max_new_tokens, stop=stop or None, seed=seed, truncate=truncate,
+        json_schema=schema, grammar=grammar_text,
     )
     cfg.validate()  # every option checked before the model loads
     if explain_out is not None and explain_out.suffix.lower() not in (".html", ".htm", ".png"):
@@ -108,8 +128,15 @@ def generate(
         stream.trace.top_n = top_n
     completion = stream.completion() if as_json else _stream_to_terminal(stream, cfg)
     trace = completion.trace
+    parsed: Any = None
+    if schema is not None:
+        parsed = completion.json()  # GenerationError (exit 2) if cut before the JSON closed
+        if not as_json:
+            console_err.print("[dim]output is valid JSON and matches the schema[/]")
     if as_json:
         out = completion.to_dict()
+        if schema is not None:
+            out["json"] = parsed
         if trace is not None:
             out["explain"] = trace.to_dict()
         if explain_out is not None and trace is not None:

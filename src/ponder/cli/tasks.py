@@ -43,7 +43,8 @@ _MAXNEW = typer.Option(None, "--max-new-tokens", "-n", help="Most tokens to gene
 _STOP = typer.Option(None, "--stop", help="Stop string (repeatable).")
 _SEED = typer.Option(None, "--seed", help="Random seed for sampling.")
 _LABEL_METHOD = typer.Option(
-    "llm", "--method", help="llm (label log-likelihood) | embedding (similarity)."
+    "embedding", "--method",
+    help="embedding (similarity; default, measured best) | llm (label log-likelihood).",
 )
 _CALIBRATE = typer.Option(
     False, "--calibrate", help="Divide out the model's label bias (contextual calibration)."
@@ -61,6 +62,8 @@ def _make(task: str, model: str | None, embedder: str | None, **options: Any) ->
     from ponder.tasks import pipeline
 
     s = settings()
+    if options.get("method") == "head":  # the head brings the embedder it was trained with
+        return pipeline(task, model=model or s.model, embedder=embedder, **options)
     return pipeline(task, model=model or s.model, embedder=embedder or s.embedder, **options)
 
 
@@ -84,8 +87,10 @@ def _run(
     *,
     whole_txt: bool = False,
     echo_text: bool = True,
+    method_note: bool = False,
 ) -> None:
-    """Run ``pipe`` on one text or a batch file and print/write the results."""
+    """Run ``pipe`` on one text or a batch file and print/write the results; with
+    ``method_note`` the method that ran is said on stderr (stdout keeps the bare text)."""
     if text is not None and input_file is not None:
         raise ConfigError("give either a text argument or --input FILE, not both")
     if text is None and input_file is None:
@@ -103,6 +108,8 @@ def _run(
             print_json(result)
         else:
             sys.stdout.write(show(result) + "\n")
+        if method_note and not as_json and "method" in result:
+            console_err.print(f"[dim]{_method(result)}[/]", highlight=False)
         return
     _run_batch(pipe, input_file, text_field, output, as_json, show, whole_txt, echo_text)
 
@@ -125,6 +132,7 @@ def _run_batch(
     failed: list[tuple[str, str]] = []
     done = warned = 0
     notes: list[dict[str, Any]] = []
+    methods: dict[str, int] = {}
     sink: TextIO | None = None
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +148,8 @@ def _run_batch(
                     bar.console.print(f"[yellow]skipped[/] {row.ref}: {outcome}", highlight=False)
                     continue
                 done += 1
+                if outcome.get("method"):
+                    methods[_method(outcome)] = methods.get(_method(outcome), 0) + 1
                 warned += bool(outcome.get("warning"))
                 if len(notes) < 1 and outcome.get("note"):
                     notes.append(outcome)
@@ -159,9 +169,10 @@ def _run_batch(
     bad = len(skipped) + len(failed)
     where = f" to {output}" if output is not None else ""
     flagged = f" ({warned} with a warning)" if warned else ""
+    ran = "; ".join(methods)
     console_err.print(
         f"[bold]{pipe.task}[/]: {done} processed{where}{flagged}, {bad} skipped "
-        f"({len(skipped)} bad rows, {len(failed)} failed)",
+        f"({len(skipped)} bad rows, {len(failed)} failed)" + (f"; {ran}" if ran else ""),
         highlight=False,
     )
     if done == 0 and bad:
@@ -191,14 +202,21 @@ def _report_notes(results: list[dict[str, Any]]) -> None:
             console_err.print(f"[dim]note: {r['note']}[/]", highlight=False)
 
 
+def _method(r: dict[str, Any]) -> str:
+    detail = r.get("method_detail")
+    return f"method: {r.get('method', '?')}" + (f" ({detail})" if detail else "")
+
+
 def _show_label(r: dict[str, Any]) -> str:
     others = ", ".join(f"{k} {v:.3f}" for k, v in r["scores"].items())
     chosen = r.get("labels")
     head = ",".join(chosen) if chosen is not None else r["label"]
-    return f"{head or '(none)'}\t{r['score']:.3f}\t({others})"
+    return f"{head or '(none)'}\t{r['score']:.3f}\t({others})\t{_method(r)}"
 
 
 def _show_summary(r: dict[str, Any]) -> str:
+    if "row" in r:  # batch: one line per input
+        return f"{r['summary']}\t{_method(r)}"
     return str(r["summary"])
 
 
@@ -216,7 +234,9 @@ def summarize(
     output: Path | None = _OUTPUT,
     as_json: bool = _JSON,
     method: str = typer.Option(
-        "abstractive", "--method", help="abstractive (LLM) | extractive (sentences) | lead."
+        "auto", "--method",
+        help="auto (the method measured best on FRANK: extractive, unless the model is "
+        "recorded above lead-3) | extractive (sentences) | abstractive (LLM) | lead.",
     ),
     min_length: int | None = typer.Option(None, "--min-length", help="Fewest words."),
     max_length: int | None = typer.Option(None, "--max-length", help="Most words."),
@@ -239,7 +259,8 @@ def summarize(
     stop: list[str] | None = _STOP,
     seed: int | None = _SEED,
 ) -> None:
-    """Summarize a text: abstractive (the LLM, map-reduce for long texts) or extractive."""
+    """Summarize a text: by default the method that measured best (extractive sentences);
+    abstractive (the LLM, map-reduce for long texts) or lead on request."""
     pipe = _make(
         "summarization", model, embedder, method=method, min_length=min_length,
         max_length=max_length, num_sentences=sentences, chunk_tokens=chunk_tokens,
@@ -248,7 +269,7 @@ def summarize(
                     max_new_tokens=max_new_tokens, stop=stop, seed=seed),
     )
     _run(pipe, text, input_file, text_field, output, as_json, _show_summary,
-         whole_txt=not lines, echo_text=False)
+         whole_txt=not lines, echo_text=False, method_note=True)
 
 
 def sentiment(
@@ -257,15 +278,20 @@ def sentiment(
     text_field: str | None = _FIELD,
     output: Path | None = _OUTPUT,
     as_json: bool = _JSON,
-    labels: str = typer.Option(
-        "positive,negative,neutral", "--labels", help="Comma-separated labels."
+    labels: str | None = typer.Option(
+        None, "--labels",
+        help="Comma-separated labels (llm/embedding; the head's are negative,neutral,positive).",
     ),
-    method: str = _LABEL_METHOD,
+    method: str = typer.Option(
+        "head", "--method",
+        help="head (MiniLM classifier trained on TweetEval, calibrated; default) | llm "
+        "(label log-likelihood) | embedding (similarity).",
+    ),
     calibrate: bool = _CALIBRATE,
     model: str | None = _MODEL,
     embedder: str | None = _EMBEDDER,
 ) -> None:
-    """Sentiment label and confidence (softmax over the labels' log-probabilities)."""
+    """Sentiment label and calibrated confidence; the output names the method that ran."""
     pipe = _make("sentiment-analysis", model, embedder, labels=labels, method=method,
                  calibrate=calibrate)
     _run(pipe, text, input_file, text_field, output, as_json, _show_label)

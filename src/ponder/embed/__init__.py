@@ -12,6 +12,7 @@ name                      backend
 ``minilm-openvino-bf16``  OpenVINO bf16 (``openvino`` and a CPU with native bf16)
 ``minilm-openvino-int8``  OpenVINO on a statically quantised int8 export (``openvino``)
 ``hash``                  ``HashEmbedder``: deterministic, no model (tests, demos); ``dim=64``
+``path/to/folder``        a fine-tuned MiniLM folder (``ponder finetune embedder --out``)
 ========================  ==================================================================
 
 The fp32 and bf16 backends share ``model_id = "all-MiniLM-L6-v2"``: each measured a mean
@@ -100,6 +101,15 @@ def default_backend() -> str:
     return "minilm-torch"
 
 
+def _is_folder_spec(name: str) -> bool:
+    """A path to a sentence-transformers folder (``modules.json``), e.g. a fine-tuned MiniLM."""
+    from pathlib import Path
+
+    if name.lower() in _BACKENDS or name.lower() == DEFAULT:
+        return False
+    return (Path(name).expanduser() / "modules.json").is_file()
+
+
 def load_embedder(name: str | None = None, **kwargs: Any) -> Embedder:
     """The embedder called ``name`` (default: ``load_settings().embedder``, then ``minilm``).
 
@@ -111,7 +121,12 @@ def load_embedder(name: str | None = None, **kwargs: Any) -> Embedder:
     >>> e.name, e.backend == default_backend()
     ('minilm', True)
     """
-    requested = (name or load_settings().embedder or DEFAULT).strip().lower()
+    raw = (name or load_settings().embedder or DEFAULT).strip()
+    if _is_folder_spec(raw):  # a fine-tuned model folder (``ponder finetune embedder``)
+        from ponder.finetune.embedder import FolderEmbedder
+
+        return FolderEmbedder(raw, **kwargs)
+    requested = raw.lower()
     name = default_backend() if requested == DEFAULT else requested
     cls = _BACKENDS.get(name)
     if cls is None:

@@ -13,6 +13,8 @@ can be scored by whether the gold paragraph was found. For every question:
   include the gold paragraph; ``cited_gold_model``: the model's own ``[n]`` do;
 - ``unsupported``: unsupported sentences over checked sentences (pooled over questions);
 - ``no_answer``: the answer says the sources do not contain it;
+- ``extractive_share``: answers given by the extractive method (``--answer extractive``, or
+  ``auto`` falling back); ``answered_by`` and ``fallback_reason`` per question;
 - time to first token and total seconds per question.
 
 >>> normalize_answer("The  Denver Broncos!")
@@ -192,6 +194,9 @@ class QARecord:
     injections: int = 0
     prompt_tokens: int = 0
     retrieved: list[str] = field(default_factory=list)
+    answered_by: str = ""
+    fallback_reason: str = ""
+    generated: str | None = None
 
 
 def score_answer(ex: QAExample, answer: Answer, mode: str) -> QARecord:
@@ -202,6 +207,9 @@ def score_answer(ex: QAExample, answer: Answer, mode: str) -> QARecord:
         f1=token_f1(answer.text, ex.answers), contains=contains_answer(answer.text, ex.answers),
         ttft=answer.timings.get("time_to_first_token", 0.0),
         total=answer.timings.get("total", 0.0), prompt_tokens=answer.prompt_tokens,
+        answered_by=str(getattr(answer, "mode", "generative")),
+        fallback_reason=str(getattr(answer, "fallback_reason", "")),
+        generated=answer.generated.text if getattr(answer, "generated", None) else None,
     )
     if mode != "closed_book":
         ids = [h.chunk.id for h in answer.hits]
@@ -251,6 +259,7 @@ def summarize(records: Sequence[QARecord]) -> dict[str, Any]:
         "unsupported_share": round(sum(r.unsupported_sentences for r in records) / checked, 4)
         if checked else None,
         "no_answer": round(sum(r.status == "no_answer" for r in records) / n, 4),
+        "extractive_share": round(sum(r.answered_by == "extractive" for r in records) / n, 4),
         "ttft_p50": round(statistics.median(ttft), 3),
         "ttft_p90": round(_pct(ttft, 0.9), 3),
         "total_p50": round(statistics.median(total), 3),
@@ -276,11 +285,13 @@ def evaluate_qa(
     if mode not in ("rag", "closed_book"):
         raise InputError(f"unknown QA mode {mode!r}; use rag or closed_book")
     cfg = config or AskConfig()
-    gen = resolve_generator(model)
-    # load the model now, so that the first question's latency does not include it
-    # (a backend without a tokenizer loads on its first generation instead)
-    with contextlib.suppress(Exception):
-        gen.count_tokens("warm up")
+    gen = None  # the extractive mode never loads the model
+    if mode == "closed_book" or cfg.answer != "extractive":
+        gen = resolve_generator(model)
+        # load the model now, so that the first question's latency does not include it
+        # (a backend without a tokenizer loads on its first generation instead)
+        with contextlib.suppress(Exception):
+            gen.count_tokens("warm up")
     records: list[QARecord] = []
     for ex in examples:
         t0 = time.perf_counter()
@@ -303,6 +314,7 @@ COLUMNS = (
     ("contains", "contains"), ("hit_at_k", "hit@k"), ("in_context", "in context"),
     ("cited_gold", "cites gold"), ("cited_gold_model", "cites gold (model)"),
     ("unsupported_share", "unsupported"), ("no_answer", "no answer"),
+    ("extractive_share", "extractive"),
     ("ttft_p50", "TTFT p50 s"), ("total_p50", "total p50 s"),
 )
 
@@ -311,7 +323,7 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     """A Markdown table of summaries (each with a ``setting`` name); missing values are "–".
 
     >>> print(markdown_table([{"setting": "rag k=3", "questions": 2, "em": 0.5}]).splitlines()[2])
-    | rag k=3 | 2 | 0.500 | – | – | – | – | – | – | – | – | – | – |
+    | rag k=3 | 2 | 0.500 | – | – | – | – | – | – | – | – | – | – | – |
     """
     head = "| " + " | ".join(title for _, title in COLUMNS) + " |"
     sep = "|" + "|".join("---" for _ in COLUMNS) + "|"

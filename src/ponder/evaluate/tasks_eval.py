@@ -6,11 +6,14 @@ task            data (``../shared/datasets``)               systems and metrics
 ==============  ==========================================  ==================================
 summarization   FRANK test split (CNN/DM + XSum articles)   lead-3, extractive, abstractive:
                                                             ROUGE-1/2/L F1
-sentiment       TweetEval sentiment test                    majority class, LLM label
-                                                            likelihood (+ calibrated),
-                                                            embedding: accuracy, macro-F1
+sentiment       TweetEval sentiment test                    majority class, the classifier
+                                                            head, embedding, LLM label
+                                                            likelihood (+ calibrated, on a
+                                                            subset): accuracy, macro-F1
 zeroshot        TweetEval sentiment test, its labels used   majority class, LLM, embedding
                 as free labels of a generic classifier      with "This text is about {label}."
+zeroshot-dev    TweetEval val of sentiment, offensive and   embedding vs LLM, macro-F1 per
+                hate, label words as free labels            label set and their mean
 translation     WMT22 general test en-de (refs A and B)     copy-the-source, the model: chrF,
                                                             BLEU (sacrebleu)
 ==============  ==========================================  ==================================
@@ -86,14 +89,30 @@ def load_frank(n: int | None = 100, seed: int = 0, split: str = "test") -> list[
 
 
 def load_tweeteval(
-    n: int | None = 500, seed: int = 0, split: str = "test"
+    n: int | None = 500, seed: int = 0, split: str = "test", task: str = "sentiment",
+    folder: Path | None = None,
 ) -> tuple[list[str], list[str]]:
-    """TweetEval sentiment ``(texts, gold label names)``."""
-    folder = _dataset("tweeteval") / "sentiment"
-    texts = (folder / f"{split}_text.txt").read_text(encoding="utf-8").splitlines()
-    labels = (folder / f"{split}_labels.txt").read_text().split()
+    """TweetEval ``task`` ``(texts, gold label names)`` (names from its ``mapping.txt``);
+    ``folder`` is the TweetEval folder (default: the shared data sets')."""
+    root = _dataset("tweeteval") if folder is None else Path(folder)
+    d = root / task
+    files = [d / f"{split}_text.txt", d / f"{split}_labels.txt"]
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise InputError(
+            f"TweetEval {task} {split} split not found: expected {missing[0]} (the TweetEval "
+            f"folder holds sentiment/, offensive/, hate/); pass --tweeteval DIR or set "
+            "PONDER_DATASETS"
+        )
+    mapping = d / "mapping.txt"
+    names = (
+        [line.split("\t")[-1].strip() for line in mapping.read_text().splitlines() if line.strip()]
+        if mapping.exists() else list(SENTIMENT_NAMES)
+    )
+    texts = files[0].read_text(encoding="utf-8").splitlines()
+    labels = files[1].read_text().split()
     idx = _subset(len(texts), n, seed)
-    return [texts[i] for i in idx], [SENTIMENT_NAMES[int(labels[i])] for i in idx]
+    return [texts[i] for i in idx], [names[int(labels[i])] for i in idx]
 
 
 def load_wmt(n: int | None = 100, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
@@ -204,12 +223,16 @@ def eval_summarization(
 
 
 def eval_sentiment(
-    n: int = 500, seed: int = 0, *, model: Any = None, embedder: Any = None,
-    progress: Progress = None,
+    n: int | None = 500, seed: int = 0, *, model: Any = None, embedder: Any = None,
+    llm_n: int | None = None, progress: Progress = None,
 ) -> dict[str, Any]:
-    """Accuracy and macro-F1 on ``n`` TweetEval test tweets: majority class, the LLM (plain and
-    with contextual calibration, from the same scores), and the embedding method."""
+    """Accuracy and macro-F1 on ``n`` TweetEval test tweets (``None``: all 12,284): majority
+    class, the shipped classifier head (the default method; with its expected calibration
+    error), the embedding method, and the LLM (plain and with contextual calibration, from the
+    same scores) on the first ``llm_n`` of them (default all; 0 skips it), where the head and
+    the majority class are scored again so that the methods compare on the same tweets."""
     from ponder.tasks import pipeline
+    from ponder.tasks.head import ece
     from ponder.tasks.scoring import calibrate
 
     texts, gold = load_tweeteval(n, seed)
@@ -217,30 +240,55 @@ def eval_sentiment(
     majority = Counter(gold).most_common(1)[0][0]
     systems = [_classification_row(f"majority class ({majority})", gold, [majority] * len(gold),
                                    labels, 0.0)]
-    llm = pipeline("sentiment", model=model, labels=labels)
-    probs, secs = _timed(lambda: _each(llm.probabilities, texts, progress))
-
-    def argmax(p: Sequence[float]) -> str:
-        return labels[max(range(len(labels)), key=lambda i: p[i])]
-
-    systems.append(_classification_row("llm", gold, [argmax(p) for p in probs], labels, secs))
-    prior, psecs = _timed(llm.prior)
-    systems.append(_classification_row(
-        "llm + calibration", gold, [argmax(calibrate(p, prior)) for p in probs], labels,
-        round(secs + psecs, 2),
-    ))
+    head = pipeline("sentiment", labels=labels)  # the head brings its own embedder (MiniLM)
+    hprobs, secs = _timed(lambda: head.probabilities_batch(texts))
+    if progress:
+        progress(len(texts))
+    hpred = [labels[i] for i in hprobs.argmax(axis=1)]
+    row = _classification_row("head (default)", gold, hpred, labels, secs)
+    row["ece"] = round(ece(hprobs.max(axis=1), [p == g for p, g in zip(hpred, gold,
+                                                                         strict=True)]), 4)
+    row["detail"] = head.head.describe()
+    systems.append(row)
     emb = pipeline("sentiment", embedder=embedder, labels=labels, method="embedding")
-    pred, secs = _timed(lambda: _each(lambda t: emb(t)["label"], texts, progress))
+    eprobs, secs = _timed(lambda: emb.probabilities_batch(texts))
+    if progress:
+        progress(len(texts))
+    pred = [labels[i] for i in eprobs.argmax(axis=1)]
     systems.append(_classification_row("embedding", gold, pred, labels, secs))
+    k = len(texts) if llm_n is None else min(llm_n, len(texts))
+    prior: list[float] = []
+    if k:
+        llm = pipeline("sentiment", model=model, labels=labels, method="llm")
+        probs, secs = _timed(lambda: _each(llm.probabilities, texts[:k], progress))
+
+        def argmax(p: Sequence[float]) -> str:
+            return labels[max(range(len(labels)), key=lambda i: p[i])]
+
+        sub = gold[:k]
+        if k < len(texts):
+            for name, pr in ((f"majority class ({majority})", [majority] * k),
+                             ("head (default)", hpred[:k])):
+                systems.append(_classification_row(f"{name}, first {k}", sub, pr, labels, 0.0))
+        systems.append(_classification_row(f"llm, first {k}" if k < len(texts) else "llm", sub,
+                                           [argmax(p) for p in probs], labels, secs))
+        prior, psecs = _timed(llm.prior)
+        systems.append(_classification_row(
+            f"llm + calibration, first {k}" if k < len(texts) else "llm + calibration", sub,
+            [argmax(calibrate(p, prior)) for p in probs], labels, round(secs + psecs, 2),
+        ))
     return {
         "task": "sentiment",
         "data": "TweetEval sentiment test",
         "n": len(texts),
+        "llm_n": k,
         "gold": dict(Counter(gold)),
         "seed": seed,
-        "model": _model_id(model),
+        "model": _model_id(model) if k else None,
         "systems": systems,
-        "content_free_prior": {lab: round(p, 4) for lab, p in zip(labels, prior, strict=True)},
+        "content_free_prior": (
+            {lab: round(p, 4) for lab, p in zip(labels, prior, strict=True)} if prior else None
+        ),
     }
 
 
@@ -270,6 +318,62 @@ def eval_zeroshot(
         "seed": seed,
         "model": _model_id(model),
         "systems": systems,
+    }
+
+
+# The dev set of the zero-shot default: tweets and label sets we did not write (TweetEval val),
+# each gold label given as the free label word a user would type.
+ZEROSHOT_DEV = {
+    "sentiment": {"negative": "negative", "neutral": "neutral", "positive": "positive"},
+    "offensive": {"not-offensive": "not offensive", "offensive": "offensive"},
+    "hate": {"not-hate": "not hateful", "hate": "hate speech"},
+}
+
+
+def eval_zeroshot_dev(
+    n: int = 150, seed: int = 0, *, model: Any = None, embedder: Any = None,
+    methods: Sequence[str] = ("embedding", "llm"), progress: Progress = None,
+) -> dict[str, Any]:
+    """The dev set that picks the zero-shot default: ``n`` tweets (fixed seed) from each of
+    TweetEval sentiment, offensive and hate ``val``, classified into their label words as free
+    labels by each method; macro-F1 per label set and the mean over them."""
+    from ponder.tasks import pipeline
+
+    systems = []
+    sets: dict[str, dict[str, Any]] = {}
+    data = {task: load_tweeteval(n, seed, split="val", task=task) for task in ZEROSHOT_DEV}
+    for task, (texts, gold) in data.items():
+        words = ZEROSHOT_DEV[task]
+        sets[task] = {"n": len(texts), "labels": list(words.values()),
+                      "gold": dict(Counter(words[g] for g in gold))}
+    for method in methods:
+        row: dict[str, Any] = {"system": method}
+        f1s = []
+        total = 0.0
+        for task, (texts, gold) in data.items():
+            words = ZEROSHOT_DEV[task]
+            labels = list(words.values())
+            clf = pipeline("zero-shot-classification", model=model, embedder=embedder,
+                           labels=labels, method=method)
+            pred, secs = _timed(lambda c=clf, t=texts: _each(lambda x, c=c: c(x)["label"], t,
+                                                             progress))
+            f1 = macro_f1([words[g] for g in gold], pred, labels)
+            row[f"{task}_macro_f1"] = round(f1, 4)
+            f1s.append(f1)
+            total += secs
+        row["mean_macro_f1"] = round(sum(f1s) / len(f1s), 4)
+        row["seconds"] = round(total, 2)
+        systems.append(row)
+    best = max(systems, key=lambda r: r["mean_macro_f1"])["system"]
+    return {
+        "task": "zeroshot-dev",
+        "data": "TweetEval val (sentiment, offensive, hate), label words as free labels",
+        "n": sum(len(t) for t, _ in data.values()),
+        "seed": seed,
+        "model": _model_id(model) if "llm" in methods else None,
+        "label_sets": sets,
+        "systems": systems,
+        "best": best,
     }
 
 
@@ -318,12 +422,15 @@ EVALUATIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "summarization": eval_summarization,
     "sentiment": eval_sentiment,
     "zeroshot": eval_zeroshot,
+    "zeroshot-dev": eval_zeroshot_dev,
     "translation": eval_translation,
 }
 COLUMNS = {
     "summarization": ("n", "rouge1", "rouge2", "rougeL", "mean_words", "seconds"),
-    "sentiment": ("accuracy", "macro_f1", "seconds"),
+    "sentiment": ("accuracy", "macro_f1", "ece", "seconds"),
     "zeroshot": ("accuracy", "macro_f1", "seconds"),
+    "zeroshot-dev": ("sentiment_macro_f1", "offensive_macro_f1", "hate_macro_f1",
+                     "mean_macro_f1", "seconds"),
     "translation": ("chrf", "bleu", "warnings", "seconds"),
 }
 
@@ -331,10 +438,10 @@ COLUMNS = {
 def to_markdown(result: dict[str, Any]) -> str:
     """A Markdown table of one evaluation's systems.
 
-    >>> print(to_markdown({"task": "sentiment", "data": "d", "n": 2, "seed": 0, "model": "m",
+    >>> print(to_markdown({"task": "zeroshot", "data": "d", "n": 2, "seed": 0, "model": "m",
     ...                    "systems": [{"system": "x", "accuracy": 0.5, "macro_f1": 0.3,
     ...                                 "seconds": 1.0}]}))
-    ### sentiment: d (n=2, seed 0, model m)
+    ### zeroshot: d (n=2, seed 0, model m)
     <BLANKLINE>
     | system | accuracy | macro_f1 | seconds |
     |---|---|---|---|
@@ -359,6 +466,7 @@ __all__ = [
     "eval_summarization",
     "eval_translation",
     "eval_zeroshot",
+    "eval_zeroshot_dev",
     "load_frank",
     "load_tweeteval",
     "load_wmt",

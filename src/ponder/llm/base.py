@@ -108,6 +108,14 @@ class Completion:
             return None
         return float(sum(t.logprob for t in self.tokens))  # type: ignore[misc]
 
+    def json(self) -> Any:
+        """The text parsed as JSON and checked against the config's ``json_schema`` (if any);
+        ``GenerationError`` names the reason when it does not parse or validate."""
+        from ponder.llm.structured import parse_json
+
+        schema = self.config.json_schema if self.config else None
+        return parse_json(self.text, schema, finish_reason=self.finish_reason)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
@@ -297,6 +305,7 @@ class Generator(ABC):
     supports_logprobs: bool = False
     supports_beam: bool = False
     supports_explain: bool = False
+    supports_grammar: bool = False
     has_chat_template: bool = True
 
     _lock: threading.Lock
@@ -374,6 +383,11 @@ class Generator(ABC):
                 f"model {self.model_id!r} does not support beam search: use strategy "
                 "'greedy' or 'sample', or a local model (llama.cpp or transformers)"
             )
+        if (cfg.json_schema is not None or cfg.grammar is not None) and not self.supports_grammar:
+            raise ConfigError(
+                f"model {self.model_id!r} cannot constrain its output to a schema or grammar: "
+                "use a llama.cpp, transformers or OpenAI-compatible model"
+            )
         return cfg
 
     def generate(
@@ -419,6 +433,28 @@ class Generator(ABC):
             prompt, config, system=system, raw=raw, explain=explain, **overrides
         )
         return stream.completion()
+
+    def complete_json(
+        self,
+        prompt: PromptLike,
+        json_schema: Any,
+        config: GenerationConfig | None = None,
+        *,
+        system: str | None = None,
+        raw: bool = False,
+        **overrides: Any,
+    ) -> Any:
+        """Generate under ``json_schema`` and return the parsed value, valid against it
+        (``GenerationError`` when generation was cut before the JSON was complete).
+
+        >>> from ponder.llm.fake import ScriptedGenerator
+        >>> ScriptedGenerator(['{"city": "Paris"}']).complete_json(
+        ...     "Where?", {"type": "object", "required": ["city"]})
+        {'city': 'Paris'}
+        """
+        c = self.complete(prompt, config, system=system, raw=raw, json_schema=json_schema,
+                          **overrides)
+        return c.json()
 
     def chat(
         self,

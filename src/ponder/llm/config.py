@@ -47,7 +47,8 @@ class GenerationConfig:
     ``num_beams=None`` means 4 for ``strategy="beam"`` and 1 otherwise. ``top_k=0`` and
     ``top_p=1.0`` switch those filters off. ``truncate`` (``"left"`` or ``"right"``) cuts a
     prompt that does not fit the context window instead of raising ``ContextLengthError``;
-    ``"left"`` keeps the end of the prompt.
+    ``"left"`` keeps the end of the prompt. ``json_schema`` (a dict, JSON text or a ``.json``
+    path) or ``grammar`` (GBNF text) constrains the output (``ponder.llm.structured``).
     """
 
     strategy: str = "greedy"
@@ -62,6 +63,8 @@ class GenerationConfig:
     seed: int | None = None
     sample_beams: bool = False
     truncate: str | None = None
+    json_schema: Any = None
+    grammar: str | None = None
 
     def replace(self, **changes: Any) -> GenerationConfig:
         """A copy with ``changes`` applied (``None`` values are ignored).
@@ -130,6 +133,17 @@ class GenerationConfig:
             )
         beams = self.num_beams
         sample_beams = self.sample_beams
+        schema, grammar = self.json_schema, self.grammar
+        if schema is not None or grammar is not None:
+            from ponder.llm.structured import check_schema, load_grammar
+
+            if schema is not None and grammar is not None:
+                raise ConfigError("give json_schema or grammar, not both")
+            if strategy == "beam" or (beams or 1) > 1:
+                raise ConfigError("json_schema/grammar constrain greedy or sampled decoding: "
+                                  "use strategy 'greedy' or 'sample' (not beam search)")
+            schema = check_schema(schema) if schema is not None else None
+            grammar = load_grammar(grammar) if grammar is not None else None
         if strategy == "greedy" and beams is not None and beams > 1:
             raise ConfigError(
                 f"num_beams={beams} needs strategy 'beam' (or 'sample' for stochastic beam "
@@ -142,7 +156,8 @@ class GenerationConfig:
         if strategy != "beam":
             beams, sample_beams = 1, False
         return dataclasses.replace(
-            self, strategy=strategy, num_beams=beams, stop=stop, sample_beams=sample_beams
+            self, strategy=strategy, num_beams=beams, stop=stop, sample_beams=sample_beams,
+            json_schema=schema, grammar=grammar,
         )
 
     @property
@@ -153,6 +168,10 @@ class GenerationConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["stop"] = list(self.stop)
+        if self.json_schema is None:
+            d.pop("json_schema")
+        if self.grammar is None:
+            d.pop("grammar")
         return d
 
 

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, GenerationError
 from ponder.llm.base import Generator, Message, StreamInfo, Token
 from ponder.llm.config import GenerationConfig
 from ponder.llm.logits import LogitsGenerator
@@ -44,12 +44,14 @@ class ScriptedGenerator(Generator):
     picks the reply; ``default`` otherwise) or a function of the prompt text. ``logprobs``: a
     mapping ``{continuation: logprob}`` or a function ``(prompt_text, continuation) ->
     logprob``; without it a continuation scores -0.1 per word when the scripted reply starts
-    with it and -5 per word otherwise. ``calls`` records every prompt received.
+    with it and -5 per word otherwise. ``calls`` records every prompt received. Under a
+    ``json_schema`` or ``grammar`` the reply must match it (else ``GenerationError``).
     """
 
     model_id = "scripted"
     supports_logprobs = True
     supports_beam = True
+    supports_grammar = True
 
     def __init__(
         self,
@@ -99,6 +101,16 @@ class ScriptedGenerator(Generator):
     ) -> Iterator[Token]:
         self.calls.append(prompt)
         reply = self.reply_for(prompt)
+        if config.json_schema is not None or config.grammar is not None:
+            from ponder.llm.structured import grammar_for
+
+            grammar = grammar_for(schema=config.json_schema, grammar=config.grammar)
+            if not grammar.matches(reply):
+                raise GenerationError(
+                    f"the scripted reply {reply[:60]!r} does not match the requested "
+                    f"{'JSON schema' if config.grammar is None else 'grammar'}: script a "
+                    "reply the constraint allows"
+                )
         info.prompt_tokens = len(self.tokenize(self._text(prompt)))
         info.prompt_seconds = 0.0
         return self._words(reply, config, info)

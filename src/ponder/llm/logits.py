@@ -4,7 +4,8 @@ A backend (llama.cpp, transformers, the toy table model) implements a handful of
 tokenizing, evaluating the prompt (``_prefill``), feeding one token (``_advance``), running
 several hypotheses at once for beam search (``_beam_session``) and scoring continuations
 (``_continuation_logits``). Greedy, sampling, beam search, stochastic beams, stop strings,
-explain traces, context-window checks and truncation are then the same on every backend.
+explain traces, context-window checks, truncation and grammar-constrained decoding
+(``json_schema=`` / ``grammar=``, see ``ponder.llm.grammar``) are then the same on every backend.
 
 >>> from ponder.llm.fake import ToyLanguageModel
 >>> g = ToyLanguageModel()
@@ -21,6 +22,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +32,9 @@ from ponder.llm.beam import BeamModel, beam_search
 from ponder.llm.config import GenerationConfig
 from ponder.llm.decoding import Decoder, log_softmax
 
+if TYPE_CHECKING:
+    from ponder.llm.grammar import TokenConstraint
+
 
 class LogitsGenerator(Generator):
     """Base for backends that give logits; see the module docstring for the primitives."""
@@ -37,6 +42,7 @@ class LogitsGenerator(Generator):
     supports_logprobs = True
     supports_beam = True
     supports_explain = True
+    supports_grammar = True
 
     # ------------------------------------------------------------ backend primitives
 
@@ -172,6 +178,21 @@ class LogitsGenerator(Generator):
             return self._beam_tokens(ids, config, info)
         return self._sampled_tokens(ids, config, info)
 
+    def _constraint(self, config: GenerationConfig, n_vocab: int) -> TokenConstraint | None:
+        """The grammar mask for ``config.json_schema`` / ``config.grammar`` (``None`` without
+        them). The model's token table is read once per instance."""
+        if config.json_schema is None and config.grammar is None:
+            return None
+        from ponder.llm.grammar import TokenConstraint, Vocabulary
+        from ponder.llm.structured import grammar_for
+
+        grammar = grammar_for(schema=config.json_schema, grammar=config.grammar)
+        vocab = self.__dict__.get("_grammar_vocab")
+        if vocab is None or len(vocab.pieces) != n_vocab:
+            vocab = Vocabulary.of(n_vocab, self._piece, self.eog_ids)
+            self.__dict__["_grammar_vocab"] = vocab
+        return TokenConstraint(grammar, vocab, keep=64 if config.samples else 8)
+
     def _timed_prefill(self, ids: list[int], info: StreamInfo) -> np.ndarray:
         t0 = time.perf_counter()
         logits = self._prefill(ids, info)
@@ -186,9 +207,12 @@ class LogitsGenerator(Generator):
         decoder = Decoder(
             config, history=ids, exempt=eog, trace=info.trace, token_text=self.token_text
         )
+        constraint = self._constraint(config, len(logits))
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         n_max = config.max_new_tokens
         for i in range(n_max):
+            if constraint is not None:
+                logits = constraint.mask(logits)
             choice = decoder.choose(logits)
             tok = choice.token_id
             if tok in eog:
@@ -198,6 +222,8 @@ class LogitsGenerator(Generator):
                     yield Token(tail)
                 return
             decoder.accept(tok)
+            if constraint is not None:
+                constraint.accept(tok)
             yield Token(utf8.decode(self._piece(tok)), tok, choice.logprob)
             if i + 1 < n_max:
                 logits = self._advance(tok)

@@ -8,7 +8,10 @@ model's chat template), raw prompts to ``/completions``; both stream over server
 Greedy is ``temperature=0``; ``top_k`` and ``repetition_penalty`` are sent as the extra
 fields vLLM and llama.cpp's server accept (others ignore them). Beam search and continuation
 scoring are not part of the API: they raise a ``ConfigError`` naming a local model instead.
-With ``explain`` the server is asked for ``top_logprobs``; servers that do not return them
+A ``json_schema`` is sent as
+``response_format`` (``{"type": "json_schema", ...}``), a GBNF ``grammar`` as the ``grammar``
+(llama.cpp's server) and ``guided_grammar`` (vLLM) fields. With ``explain`` the server is asked
+for ``top_logprobs``; servers that do not return them
 leave the trace empty with a note.
 
 >>> g = OpenAICompatGenerator.from_spec("openai:http://127.0.0.1:8000/v1#qwen")
@@ -36,6 +39,7 @@ class OpenAICompatGenerator(Generator):
     supports_logprobs = False
     supports_beam = False
     supports_explain = True
+    supports_grammar = True
 
     def __init__(
         self,
@@ -97,6 +101,14 @@ class OpenAICompatGenerator(Generator):
             body["stop"] = list(config.stop)[:4]
         if config.repetition_penalty != 1.0:
             body["repetition_penalty"] = config.repetition_penalty
+        if config.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": config.json_schema, "strict": True},
+            }
+        if config.grammar is not None:
+            body["grammar"] = config.grammar  # llama.cpp's server
+            body["guided_grammar"] = config.grammar  # vLLM
         if isinstance(prompt, str):
             body["prompt"] = prompt
             if top_logprobs:
@@ -150,6 +162,47 @@ class OpenAICompatGenerator(Generator):
             info.finish_reason = "stop"
         if info.trace is not None and not info.trace.steps:
             info.trace.note = f"{self.base_url} returned no log-probabilities to explain"
+
+    def chat_with_tools(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], **overrides: Any
+    ) -> tuple[str, list[dict[str, str]]]:
+        """One non-streamed chat turn with native tool calling: ``(content, tool_calls)``,
+        each call ``{"id", "name", "arguments"}`` (arguments as the JSON text sent)."""
+        import httpx
+
+        config = self.resolve_config(None, **overrides)
+        body: dict[str, Any] = {"model": self.model, "messages": messages,
+                                "max_tokens": config.max_new_tokens,
+                                "temperature": config.temperature if config.samples else 0.0}
+        if tools:
+            body["tools"] = tools
+        url = self.base_url + "/chat/completions"
+        headers = {**self._headers(), "Accept": "application/json"}
+        try:
+            resp = httpx.post(url, json=body, headers=headers, timeout=self.timeout)
+        except httpx.ConnectError as e:
+            raise BackendUnavailableError(
+                f"cannot reach the model server at {self.base_url} ({e}): start the server or "
+                "fix the URL in --model openai:URL#model"
+            ) from e
+        except httpx.TimeoutException as e:
+            raise BackendUnavailableError(
+                f"the model server at {self.base_url} did not answer within {self.timeout:.0f}s"
+            ) from e
+        if resp.status_code >= 400:
+            raise self._http_error(url, resp.status_code, resp.text)
+        try:
+            msg = resp.json()["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise GenerationError(f"{url} sent an unexpected reply ({e}): {resp.text[:120]!r}"
+                                  ) from None
+        calls = []
+        for i, c in enumerate(msg.get("tool_calls") or []):
+            fn = c.get("function") or {}
+            args = fn.get("arguments", "{}")
+            calls.append({"id": str(c.get("id") or f"call_{i}"), "name": str(fn.get("name", "")),
+                          "arguments": args if isinstance(args, str) else json.dumps(args)})
+        return str(msg.get("content") or ""), calls
 
     def _http_error(self, url: str, status: int, text: str) -> Exception:
         detail = text.strip().replace("\n", " ")[:200]

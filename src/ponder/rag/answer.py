@@ -9,10 +9,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ponder.prompts.defenses import InjectionSpan
 from ponder.types import Hit
+
+if TYPE_CHECKING:
+    from ponder.rag.extractive import Extraction
+
+Mode = Literal["generative", "extractive"]
 
 Status = Literal[
     "answered",  # the model answered from the sources
@@ -101,6 +106,11 @@ class Answer:
     - ``output_removed``: what the output check took out of the answer, with the reason.
     - ``timings``: seconds: ``retrieval``, ``time_to_first_token`` (from the call to the first
       token shown), ``generation``, ``check``, ``total``.
+    - ``mode``: which method answered: ``generative`` (the model wrote it) or ``extractive``
+      (a sentence or span quoted from a source); ``fallback_reason``: why ``auto`` replaced
+      the generated answer by the extractive one (empty when it did not);
+      ``generated``: that replaced generated answer.
+    - ``extraction``: the extractive answer's span, sentence and location.
     """
 
     question: str
@@ -122,6 +132,10 @@ class Answer:
     generator_calls: int = 0
     raw_text: str = ""
     notes: list[str] = field(default_factory=list)
+    mode: Mode = "generative"
+    fallback_reason: str = ""
+    generated: Answer | None = None
+    extraction: Extraction | None = None
 
     @property
     def ok(self) -> bool:
@@ -158,7 +172,11 @@ class Answer:
             "generator_calls": self.generator_calls,
             "raw_text": self.raw_text,
             "notes": list(self.notes),
+            "mode": self.mode,
+            "fallback_reason": self.fallback_reason or None,
+            "generated_answer": self.generated.text if self.generated is not None else None,
+            "extraction": self.extraction.to_dict() if self.extraction is not None else None,
         }
 
 
-__all__ = ["Answer", "Citation", "SentenceSupport", "Status"]
+__all__ = ["Answer", "Citation", "Mode", "SentenceSupport", "Status"]

@@ -10,6 +10,13 @@ collection (``empty_collection``), no source above the relevance floor
 (``question_too_long``). A missing collection raises ``CollectionNotFoundError`` naming it and
 how to create it.
 
+**Answer modes** (``answer=``): ``generative`` (the model writes the answer), ``extractive``
+(the sentence or span of the retrieved chunks that best answers the question, quoted and
+cited, see ``ponder.rag.extractive``; the model is not loaded) and ``auto`` (the default:
+generate, check, and when the generated answer is unsupported, empty or a refusal while a
+source sentence clears the extractive floor, answer with the extractive span instead;
+``Answer.mode``, ``Answer.fallback_reason`` and ``Answer.generated`` say so).
+
 Defaults are set for the default model on two cores (``bench/results/ask.md``): ``k=3``
 sources packed into at most ``DEFAULT_CONTEXT_TOKENS`` tokens keep the time to first token
 near 4 s; larger ``k`` needs another chain or a larger ``max_context_tokens``.
@@ -23,13 +30,19 @@ near 4 s; larger ``k`` needs another chain or a larger ``max_context_tokens``.
 ...     "csv.DictReader reads rows as dictionaries keyed by the header row."])
 >>> g = ScriptedGenerator(
 ...     ["DictReader reads rows keyed by the header row [1]. It was written in 1999 [7]."])
->>> a = ask("How do I read a CSV file with a header?", collection=col, model=g, k=2)
+>>> a = ask("How do I read a CSV file with a header?", collection=col, model=g, k=2,
+...         answer="generative")
 >>> [h.chunk.id for h in a.hits]  # the Nile chunk is under the relevance floor
 ['csv']
 >>> a.text
 'DictReader reads rows keyed by the header row [1]. It was written in 1999.'
 >>> [(c.n, c.chunk_id) for c in a.citations], a.removed_citations, a.unsupported
 ([(1, 'csv')], [7], ['It was written in 1999.'])
+>>> a = ask("How do I read a CSV file with a header?", collection=col, model=g, k=2)
+>>> a.mode, a.text, a.citations[0].chunk_id
+('extractive', 'csv.DictReader reads rows as dictionaries keyed by the header row [1]', 'csv')
+>>> a.fallback_reason
+'the generated answer is not supported by the sources (It was written in 1999.)'
 """
 
 from __future__ import annotations
@@ -53,9 +66,10 @@ from ponder.prompts.defenses import (
 from ponder.rag.answer import Answer, Citation, SentenceSupport, Status
 from ponder.rag.chains import CHAINS, ChainContext, run_chain
 from ponder.rag.citations import SUPPORT_THRESHOLD, CitationMapper, check_support
+from ponder.rag.extractive import NOT_FOUND, extract
 from ponder.rag.packing import Source, prepare_hits, source_budget
 from ponder.rag.prompt import DEFENSES, NO_ANSWER, RagPrompt, strip_prompt_markup
-from ponder.rag.stream import AnswerStream
+from ponder.rag.stream import AnswerStream, writer_for
 from ponder.types import Hit
 
 DEFAULT_K = 3
@@ -64,6 +78,7 @@ DEFAULT_MAX_NEW_TOKENS = 64
 DEFAULT_MIN_SCORE = 0.2  # cosine similarity; applied to cosine collections only
 MIN_SOURCE_TOKENS = 32
 SUPPORT_MODES = ("lexical", "embedding")
+ANSWER_MODES = ("auto", "generative", "extractive")
 
 
 @dataclass(frozen=True)
@@ -92,8 +107,13 @@ class AskConfig:
     support_threshold: float = SUPPORT_THRESHOLD
     canaries: tuple[str, ...] = ()
     generation: GenerationConfig | None = None
+    answer: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.answer not in ANSWER_MODES:
+            raise ConfigError(
+                f"unknown answer mode {self.answer!r}; choose one of {', '.join(ANSWER_MODES)}"
+            )
         if not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1:
             raise ConfigError(f"k must be a positive integer, got {self.k!r}")
         if self.chain not in CHAINS:
@@ -164,7 +184,13 @@ def _plain(question: str, text: str, status: Status, *, model: str = "", chain: 
     return a
 
 
-def _say(stream_to: Any, text: str) -> None:
+def _say(stream_to: Any, text: str, *, citations: bool = False) -> None:
+    """Write ``text`` to ``stream_to``; ``citations``: its ``[n]`` markers are final."""
+    if citations:
+        write = writer_for(stream_to)
+        if write is not None:
+            write(text)
+        return
     s = AnswerStream(stream_to)
     s.write(text)
     s.close()
@@ -244,6 +270,7 @@ def ask(
     return answer_from_hits(
         question, hits, model=model, config=cfg, stream_to=stream_to, embedder=embedder,
         t0=t0, retrieval_seconds=retrieval_s,
+        scorer_embedder=getattr(collection, "embedder", None),
     )
 
 
@@ -257,12 +284,19 @@ def answer_from_hits(
     embedder: Embedder | None = None,
     t0: float | None = None,
     retrieval_seconds: float = 0.0,
+    scorer_embedder: Embedder | None = None,
     **options: Any,
 ) -> Answer:
     """Answer from given hits (no retrieval): the part of ``ask`` after retrieval, for
-    evaluations and for callers with their own retriever."""
+    evaluations and for callers with their own retriever. ``scorer_embedder`` (the
+    collection's embedder) adds embedding similarity to the extractive scorer."""
     cfg = (config or AskConfig()).replace(**options)
     t0 = time.perf_counter() if t0 is None else t0
+    if cfg.answer == "extractive":
+        return extractive_answer(
+            question, hits, config=cfg, embedder=scorer_embedder, stream_to=stream_to, t0=t0,
+            retrieval_seconds=retrieval_seconds,
+        )
     gen = resolve_generator(model)
     count = token_counter(gen)
     prompt = RagPrompt.for_request(cfg.defense, [*(h.chunk.text for h in hits), question])
@@ -323,6 +357,107 @@ def answer_from_hits(
     }
     if sink.text.strip() != answer.text.strip() and stream_to is not None:
         answer.notes.append("the checked answer differs from the streamed text")
+    reason = fallback_reason(answer, [p.text for p in prepared]) if cfg.answer == "auto" else ""
+    if not reason:
+        return answer
+    ext = extractive_answer(
+        question, hits, config=cfg, embedder=scorer_embedder, stream_to=None, t0=t0,
+        retrieval_seconds=retrieval_seconds,
+    )
+    if ext.status != "answered" and answer.status == "no_answer":
+        return answer  # both say the sources do not answer: keep the model's words
+    ext.fallback_reason = reason
+    ext.generated = answer
+    ext.model = answer.model
+    ext.chain = answer.chain
+    ext.prompt_tokens = answer.prompt_tokens
+    ext.generator_calls = answer.generator_calls
+    ext.dropped = answer.dropped
+    ext.context_tokens = answer.context_tokens
+    ext.timings = {**answer.timings, "extraction": ext.timings.get("extraction", 0.0),
+                   "total": time.perf_counter() - t0}
+    _say(stream_to, f"\n\n[auto] {reason}; the answer quoted from the sources instead:\n"
+                    f"{ext.text}", citations=True)
+    return ext
+
+
+def fallback_reason(answer: Answer, sources: Sequence[str]) -> str:
+    """Why ``auto`` replaces a generated ``answer`` by the extractive one ("" to keep it): it
+    is empty or a refusal, a sentence of it is unsupported, or it is too short to check and
+    its words are not in the sources.
+
+    >>> ok = SentenceSupport("Four minutes [1].", (1,), (1,), 1.0)
+    >>> fallback_reason(Answer("q", "Four minutes [1].", sentences=[ok]), ["x"])
+    ''
+    >>> fallback_reason(Answer("q", "Ten minutes.", unsupported=["Ten minutes."]), ["x"])
+    'the generated answer is not supported by the sources (Ten minutes.)'
+    >>> fallback_reason(Answer("q", "", status="no_answer"), ["x"])
+    'the model gave no answer'
+    >>> fallback_reason(Answer("q", "1990", status="answered"), ["Built in 1990."])
+    ''
+    """
+    if answer.status == "no_answer" or not answer.text.strip():
+        return "the model gave no answer"
+    if answer.unsupported:
+        return f"the generated answer is not supported by the sources ({answer.unsupported[0]})"
+    if not any(s.kind == "claim" for s in answer.sentences):
+        from ponder.evaluate.qa import normalize_answer
+
+        said = normalize_answer(CitationMapper(set()).map_text(answer.text))
+        if not said or not any(said in normalize_answer(t) for t in sources):
+            return "the generated answer is not found in the sources"
+    return ""
+
+
+def extractive_answer(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    config: AskConfig | None = None,
+    embedder: Embedder | None = None,
+    stream_to: Any = None,
+    t0: float | None = None,
+    retrieval_seconds: float = 0.0,
+) -> Answer:
+    """The extractive answer from ``hits`` (``ponder.rag.extractive``): the best span, cited
+    to its chunk with the sentence as the quote, or "The sources do not contain the answer."
+    when no sentence clears the floor. Instruction-like text is neutralised first, as for
+    the model."""
+    cfg = config or AskConfig()
+    t0 = time.perf_counter() if t0 is None else t0
+    t_x = time.perf_counter()
+    prepared = prepare_hits(hits, neutralise=cfg.defense == "full", defuse=False,
+                            threshold=cfg.injection_threshold)
+    texts = [p.text for p in prepared]
+    x = extract(question, hits, texts=texts, embedder=embedder)
+    spans = [sp for p in prepared for sp in p.injections]
+    if x is None:
+        answer = Answer(question=question, text=NOT_FOUND, status="no_answer",
+                        mode="extractive", injections=spans)
+        answer.sentences = [SentenceSupport(NOT_FOUND, (), (), 0.0, "refusal")]
+    else:
+        i = next(j for j, h in enumerate(hits) if h is x.hit)
+        c = x.hit.chunk
+        text = f"{x.text} [1]"
+        cit = Citation(
+            n=1, chunk_id=c.id, source=c.source or c.doc_id, location=x.location,
+            text=texts[i], quote=x.sentence, sentences=(0,), score=x.hit.score, prompt_n=i + 1,
+        )
+        answer = Answer(
+            question=question, text=text, citations=[cit], status="answered",
+            mode="extractive", extraction=x, injections=spans,
+            sentences=[SentenceSupport(text, (1,), (1,), x.score, "claim")],
+        )
+    _say(stream_to, answer.text, citations=True)
+    t_end = time.perf_counter()
+    answer.hits = list(hits)
+    answer.chain = "extractive"
+    answer.timings = {
+        "retrieval": retrieval_seconds,
+        "time_to_first_token": t_end - t0,
+        "extraction": t_end - t_x,
+        "total": t_end - t0,
+    }
     return answer
 
 
@@ -438,6 +573,7 @@ def closed_book(
 
 
 __all__ = [
+    "ANSWER_MODES",
     "DEFAULT_CONTEXT_TOKENS",
     "DEFAULT_K",
     "DEFAULT_MAX_NEW_TOKENS",
@@ -446,6 +582,8 @@ __all__ = [
     "answer_from_hits",
     "ask",
     "closed_book",
+    "extractive_answer",
+    "fallback_reason",
     "finalize",
     "resolve_generator",
 ]

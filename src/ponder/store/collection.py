@@ -294,10 +294,7 @@ class Collection:
         if texts is None and embeddings is None:
             raise InputError("add() needs texts= or embeddings=")
         if ids is None and texts is None:
-            raise InputError(
-                "add(): embeddings without texts need ids=[...] (one per vector): there is no "
-                "text to derive an id from"
-            )
+            raise InputError("add(): embeddings without texts need ids=[...] (one per vector)")
         ids = list(ids) if ids is not None else [text_hash(t) for t in (texts or [])]
         for name, seq in (("texts", texts), ("metadatas", metadatas), ("embeddings", embeddings)):
             if seq is not None and len(seq) != n:

@@ -2,13 +2,15 @@
 
 ``pipeline(task, model=..., **options)`` returns a callable over a string (one ``dict``) or a
 list of strings (a list of ``dict``): summarization (extractive, abstractive with map-reduce,
-lead), sentiment analysis and zero-shot classification (by LLM log-likelihood or by embedding
-similarity), translation (by prompt, with wrong-language warnings) and few-shot prompting
-(with nearest-example selection). Offline: models load lazily from local files.
+lead; by default the one measured best), sentiment analysis (a trained classifier head by
+default, or LLM log-likelihood) and zero-shot classification (by embedding similarity, the
+default, or LLM log-likelihood), translation (by prompt, with wrong-language warnings) and
+few-shot prompting (with nearest-example selection). Offline: models load lazily from local files.
 
 >>> from ponder.tasks import pipeline
 >>> from ponder.llm.fake import ScriptedGenerator
->>> summarize = pipeline("summarization", model=ScriptedGenerator(["Rain is due on Monday."]))
+>>> summarize = pipeline("summarization", method="abstractive",
+...                      model=ScriptedGenerator(["Rain is due on Monday."]))
 >>> summarize("Forecasters expect rain on Monday. Temperatures will drop.")["summary"]
 'Rain is due on Monday.'
 """

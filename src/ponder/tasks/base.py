@@ -121,7 +121,7 @@ class Task(ABC):
         """A copy with some options changed, sharing the loaded models.
 
         >>> from ponder.tasks import pipeline
-        >>> s = pipeline("sentiment", model="fake")
+        >>> s = pipeline("sentiment", method="llm", model="fake")
         >>> s.replace(labels="good,bad").labels
         ['good', 'bad']
         """

@@ -4,9 +4,10 @@
 task name (aliases)                                class                   result keys
 =================================================  ======================  =====================
 ``summarization`` (``summarize``)                  ``Summarizer``          summary, method
-``sentiment-analysis`` (``sentiment``)             ``SentimentAnalyzer``   label, score, scores
-``zero-shot-classification`` (``classify``,        ``ZeroShotClassifier``  label, score, scores
-``zero-shot``, ``classification``)
+``sentiment-analysis`` (``sentiment``)             ``SentimentAnalyzer``   label, score, scores,
+                                                                           method
+``zero-shot-classification`` (``classify``,        ``ZeroShotClassifier``  label, score, scores,
+``zero-shot``, ``classification``)                                         method
 ``translation`` (``translate``,                    ``Translator``          translation, source,
 ``translation_en_to_de``...)                                               target [, warning]
 ``few-shot`` (``fewshot``)                         ``FewShot``             output, examples
@@ -87,7 +88,7 @@ def pipeline(
 
     >>> clf = pipeline("zero-shot-classification", labels=["sports", "politics"], model="fake")
     >>> clf.labels, clf.method
-    (['sports', 'politics'], 'llm')
+    (['sports', 'politics'], 'embedding')
     """
     name, implied = resolve_task(task)
     for key, value in implied.items():

@@ -1,22 +1,43 @@
-"""Sentiment analysis: a label and its confidence from the label log-probabilities.
+"""Sentiment analysis: a trained classifier head by default, or label scoring by the LLM.
 
-A zero-shot classifier with a sentiment prompt and the labels ``positive, negative, neutral``
-(change them with ``labels=``). The confidence is the softmax of the labels' log-probabilities
-as the model's reply, over the label set (see ``ponder.tasks.scoring``).
+- ``method="head"`` (default): a logistic regression on all-MiniLM-L6-v2 embeddings trained
+  on TweetEval sentiment ``val`` and temperature-calibrated on held-out tweets
+  (``ponder/data/heads/sentiment.npz``, written by ``scripts/train_heads.py``). It measured
+  best on TweetEval sentiment test (``docs/benchmarks.md``). Labels: ``negative, neutral,
+  positive``; no generator is loaded.
+- ``method="llm"``: a zero-shot classifier with a sentiment prompt; the confidence is the
+  softmax of the labels' log-probabilities as the model's reply (``ponder.tasks.scoring``).
+  Any labels (``labels=``).
+- ``method="embedding"``: cosine to ``"The sentiment of this text is {label}."``.
+
+Every result names the method that ran (``method``, and ``method_detail`` for the head).
 
 >>> from ponder.llm.fake import ScriptedGenerator
 >>> scores = {"positive": -0.3, "negative": -2.5, "neutral": -1.9}
->>> s = SentimentAnalyzer(model=ScriptedGenerator(logprobs=lambda p, c: scores.get(c, -9.0)))
->>> r = s("I love this tea!")
->>> r["label"], r["score"], list(r["scores"])
-('positive', 0.761626, ['positive', 'neutral', 'negative'])
+>>> g = ScriptedGenerator(logprobs=lambda p, c: scores.get(c, -9.0))
+>>> r = SentimentAnalyzer(method="llm", model=g)("I love this tea!")
+>>> r["label"], r["score"], list(r["scores"]), r["method"]
+('positive', 0.761626, ['positive', 'neutral', 'negative'], 'llm')
+>>> SentimentAnalyzer(labels="good,bad")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ponder.errors.ConfigError: the sentiment head knows the labels negative, neutral, positive...
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ponder.errors import ConfigError
+from ponder.tasks.base import ModelLike, Result
 from ponder.tasks.classify import ZeroShotClassifier
+from ponder.tasks.head import EmbeddingHead, shipped_head
 
 SENTIMENT_LABELS = ("positive", "negative", "neutral")
+HEAD_LABELS = ("negative", "neutral", "positive")
 SENTIMENT_PROMPT = (
     "What is the sentiment of this text? Answer with one word: {labels}.\n\n"
     "Text: {text}"
@@ -25,12 +46,94 @@ SENTIMENT_HYPOTHESIS = "The sentiment of this text is {label}."
 
 
 class SentimentAnalyzer(ZeroShotClassifier):
-    """``pipeline("sentiment-analysis")``: ``{"label", "score", "scores"}`` per text."""
+    """``pipeline("sentiment-analysis")``: ``{"label", "score", "scores", "method"}`` per text.
+
+    ``head=`` takes another ``EmbeddingHead`` (default: the shipped TweetEval one).
+    """
 
     task = "sentiment-analysis"
+    methods = ("head", "llm", "embedding")
+    default_method = "head"
     default_labels = SENTIMENT_LABELS
     default_prompt = SENTIMENT_PROMPT
     default_hypothesis = SENTIMENT_HYPOTHESIS
 
+    def __init__(
+        self,
+        labels: Sequence[str] | str | None = None,
+        *,
+        method: str | None = None,
+        head: EmbeddingHead | None = None,
+        model: ModelLike = None,
+        embedder: Any = None,
+        **options: Any,
+    ) -> None:
+        method = method or self.default_method
+        if method == "head":
+            if options.get("multi_label"):
+                raise ConfigError(
+                    "the sentiment head gives one label per text: multi_label needs "
+                    "method='llm' or 'embedding'"
+                )
+            if options.get("calibrate"):
+                raise ConfigError(
+                    "the sentiment head is calibrated already (temperature scaling on held-out "
+                    "tweets): --calibrate applies to --method llm or embedding"
+                )
+            known = head.labels if head is not None else HEAD_LABELS
+            if labels is not None:
+                given = labels.split(",") if isinstance(labels, str) else list(labels)
+                if sorted(" ".join(str(x).split()).lower() for x in given) != sorted(known):
+                    raise ConfigError(
+                        f"the sentiment head knows the labels {', '.join(known)}; for other "
+                        "labels use method='llm' or 'embedding' (--method llm)"
+                    )
+            else:
+                labels = list(known)
+        super().__init__(labels, method=method, model=model, embedder=embedder, **options)
+        self._options["head"] = head
+        self._head = head
+        self._checked = False
 
-__all__ = ["SENTIMENT_LABELS", "SentimentAnalyzer"]
+    @property
+    def head(self) -> EmbeddingHead:
+        """The classifier head, loaded on first use."""
+        if self._head is None:
+            self._head = shipped_head("sentiment")
+        return self._head
+
+    @property
+    def embedder(self) -> Any:
+        """The embedder: the one given, else (head) the head's own, else the settings'."""
+        if self.method == "head" and self._embedder is None:
+            self._embedder = self.head.embedder()
+        return ZeroShotClassifier.embedder.fget(self)  # type: ignore[attr-defined]
+
+    def _head_probs(self, vecs: np.ndarray) -> np.ndarray:
+        head = self.head
+        if not self._checked:
+            head.check_embedder(self.embedder)
+            self._checked = True
+        probs = head.predict_proba(vecs)
+        order = [head.labels.index(lab.lower()) for lab in self.labels]
+        return probs[:, order]
+
+    def probabilities(self, text: str) -> list[float]:
+        if self.method != "head":
+            return super().probabilities(text)
+        return [float(p) for p in self._head_probs(self.embedder.embed([text]))[0]]
+
+    def probabilities_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Label probabilities ``(n, n_labels)`` for many texts, embedded in batches."""
+        if self.method != "head":
+            return super().probabilities_batch(texts)
+        return self._head_probs(self.embedder.embed(list(texts)))
+
+    def _run(self, text: str) -> Result:
+        out = super()._run(text)
+        if self.method == "head":
+            out["method_detail"] = self.head.describe()
+        return out
+
+
+__all__ = ["HEAD_LABELS", "SENTIMENT_LABELS", "SentimentAnalyzer"]

@@ -1,5 +1,10 @@
 """Summarization: extractive (sentence selection), abstractive (the LLM), and the lead baseline.
 
+- ``method="auto"`` (default): the method that measured best on FRANK (ROUGE, figures in
+  ``ponder/data/summarization_figures.json``, written by ``bench/tasks.py``): today
+  ``extractive``. The abstractive path is chosen only when the configured model is recorded
+  there with a ROUGE-1 above lead-3 on the same articles (no model loads to decide unless
+  one is). The result's ``method`` says what ran and ``method_detail`` why.
 - ``method="extractive"``: sentences are embedded; each one's centrality is its LexRank score
   (PageRank over the cosine-similarity graph of the sentences), mixed with a linear position
   prior (``position_weight=0.6``, chosen on the FRANK validation split: news puts the gist
@@ -28,8 +33,10 @@ reached, and makes an abstractive summary that falls short carry a ``warning``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,7 +47,8 @@ from ponder.prompts.template import PromptTemplate
 from ponder.tasks.base import ModelLike, Result, Task
 from ponder.tasks.text import count_words, split_sentences, truncate_words
 
-METHODS = ("extractive", "abstractive", "lead")
+METHODS = ("auto", "extractive", "abstractive", "lead")
+FIGURES = Path(__file__).resolve().parent.parent / "data" / "summarization_figures.json"
 SUMMARY_PROMPT = "Summarize the following text {length}.\n\nText:\n{text}"
 RAW_SUFFIX = "\n\nSummary:"
 TEMPLATE_RESERVE = 64  # tokens for the chat template and instructions around the text
@@ -62,7 +70,7 @@ class Summarizer(Task):
     def __init__(
         self,
         *,
-        method: str = "abstractive",
+        method: str = "auto",
         min_length: int | None = None,
         max_length: int | None = None,
         num_sentences: int = 3,
@@ -111,14 +119,31 @@ class Summarizer(Task):
             raise ConfigError("the summarization prompt needs a {text} variable")
         self.system = system
         self.raw = raw
+        self._resolved: tuple[str, str] | None = None
+
+    def resolved_method(self) -> tuple[str, str]:
+        """``(method, why)``: the method that runs, and for ``auto`` why it was chosen."""
+        if self.method != "auto":
+            return self.method, "asked for"
+        if self._resolved is None:
+            model_id = None
+            if best_abstractive_models():  # only then is the configured model worth loading
+                model_id = self.generator.model_id
+            self._resolved = choose_method(model_id)
+        return self._resolved
 
     def _run(self, text: str) -> Result:
-        if self.method == "abstractive":
-            return self._abstractive(text)
-        sentences = split_sentences(text)
-        picked = self._lead(sentences) if self.method == "lead" else self._extract(sentences)
-        summary = " ".join(sentences[i] for i in picked)
-        return {"summary": summary, "method": self.method, "sentences": picked}
+        method, why = self.resolved_method()
+        if method == "abstractive":
+            out = self._abstractive(text)
+        else:
+            sentences = split_sentences(text)
+            picked = self._lead(sentences) if method == "lead" else self._extract(sentences)
+            summary = " ".join(sentences[i] for i in picked)
+            out = {"summary": summary, "method": method, "sentences": picked}
+        if self.method == "auto":
+            out["method_detail"] = why
+        return out
 
     # ------------------------------------------------------------ extractive
 
@@ -267,6 +292,64 @@ class Summarizer(Task):
         return out
 
 
+def load_figures(path: Path = FIGURES) -> dict[str, Any]:
+    """The measured FRANK figures (``{}`` when none were recorded)."""
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def best_abstractive_models(figures: dict[str, Any] | None = None) -> dict[str, float]:
+    """Model ids whose abstractive ROUGE-1 beat lead-3 on the same FRANK articles."""
+    figures = load_figures() if figures is None else figures
+    return {
+        model: float(row["rouge1"])
+        for model, row in figures.get("abstractive", {}).items()
+        if float(row["rouge1"]) > float(row["lead3_rouge1"])
+    }
+
+
+def choose_method(model_id: str | None, figures: dict[str, Any] | None = None
+                  ) -> tuple[str, str]:
+    """``(method, why)`` for ``method="auto"``: abstractive if ``model_id`` beat lead-3 on
+    FRANK, else the better of extractive and lead by ROUGE-1 (extractive when unmeasured).
+
+    >>> figs = {"rouge1": {"extractive": 0.33, "lead": 0.32},
+    ...         "abstractive": {"big": {"rouge1": 0.41, "lead3_rouge1": 0.40, "n": 20},
+    ...                         "small": {"rouge1": 0.27, "lead3_rouge1": 0.40, "n": 20}}}
+    >>> choose_method("big", figs)[0], choose_method("small", figs)[0]
+    ('abstractive', 'extractive')
+    >>> choose_method("small", figs)[1]  # doctest: +ELLIPSIS
+    'default: extractive measured best on FRANK (ROUGE-1 0.330, lead-3 0.320); small: ...'
+    """
+    figures = load_figures() if figures is None else figures
+    winners = best_abstractive_models(figures)
+    if model_id in winners:
+        row = figures["abstractive"][model_id]
+        return "abstractive", (
+            f"default: {model_id} beat lead-3 on FRANK (ROUGE-1 {row['rouge1']:.3f} vs "
+            f"{row['lead3_rouge1']:.3f}, n={row.get('n')})"
+        )
+    r1 = figures.get("rouge1", {})
+    if not r1:
+        return "extractive", "default: extractive (no FRANK figures recorded)"
+    best = max(("extractive", "lead"), key=lambda m: float(r1.get(m, -1.0)))
+    why = (
+        f"default: {best} measured best on FRANK (ROUGE-1 {float(r1.get('extractive', 0)):.3f}, "
+        f"lead-3 {float(r1.get('lead', 0)):.3f})"
+    )
+    row = figures.get("abstractive", {}).get(model_id or "")
+    if row:
+        why += (
+            f"; {model_id}: abstractive ROUGE-1 {float(row['rouge1']):.3f} < lead-3 "
+            f"{float(row['lead3_rouge1']):.3f}"
+        )
+    else:
+        why += "; abstractive only for a model measured above lead-3"
+    return best, why
+
+
 def clean_summary(text: str, *, cut_unfinished: bool = False) -> str:
     """Strip a "Summary:"-style preamble and quotes; with ``cut_unfinished``, drop a last
     sentence that the token limit cut off (when an earlier one is complete).
@@ -327,4 +410,12 @@ def mmr_order(relevance: np.ndarray, sim: np.ndarray, diversity: float) -> list[
     return order
 
 
-__all__ = ["METHODS", "Summarizer", "clean_summary", "lexrank", "mmr_order"]
+__all__ = [
+    "METHODS",
+    "Summarizer",
+    "best_abstractive_models",
+    "choose_method",
+    "clean_summary",
+    "lexrank",
+    "mmr_order",
+]

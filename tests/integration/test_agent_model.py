@@ -6,19 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ponder.agents import Agent
-from ponder.llm import load_generator
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def gen():  # type: ignore[no-untyped-def]
-    try:
-        g = load_generator("smollm2")
-        g.count_tokens("probe")
-    except Exception as e:  # pragma: no cover - the model package is part of make test
-        pytest.skip(f"default model unavailable: {e}")
-    return g
 
 
 def test_grammar_agent_turns_are_always_valid(gen) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.llm import load_generator
 from ponder.rag import ask
 from ponder.rag.extractive import NOT_FOUND
 from ponder.store.collection import Collection
@@ -18,16 +17,6 @@ pytestmark = pytest.mark.integration
 QUESTION = "How do I read a CSV file with a header row?"
 TEA = ("Black tea takes boiling water and four minutes.\n"
        "Green tea takes water at 80 degrees and two minutes.\n")
-
-
-@pytest.fixture(scope="module")
-def gen():  # type: ignore[no-untyped-def]
-    try:
-        g = load_generator("smollm2")
-        g.count_tokens("probe")
-    except Exception as e:  # pragma: no cover - the model package is part of make test
-        pytest.skip(f"default model unavailable: {e}")
-    return g
 
 
 @pytest.fixture(scope="module")

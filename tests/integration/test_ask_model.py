@@ -7,23 +7,12 @@ from pathlib import Path
 import pytest
 
 from ponder.embed.fake import HashEmbedder
-from ponder.llm import load_generator
 from ponder.rag import ask
 from ponder.rag.ask import answer_from_hits
 from ponder.store.collection import Collection
 from ponder.types import Chunk, Hit
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def gen():  # type: ignore[no-untyped-def]
-    try:
-        g = load_generator("smollm2")
-        g.count_tokens("probe")
-    except Exception as e:  # pragma: no cover - the model package is part of make test
-        pytest.skip(f"default model unavailable: {e}")
-    return g
 
 
 def test_ask_streams_a_cited_answer_within_the_budget(home: Path, gen) -> None:  # type: ignore[no-untyped-def]

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from ponder.llm import load_generator
-
 pytestmark = pytest.mark.integration
 
 SCHEMA = {
@@ -19,16 +17,6 @@ SCHEMA = {
 }
 PROMPT = ("Extract the person's name and the year as JSON.\n"
           "Text: In 1998, Maria Lopez moved to Seville to open a bakery.")
-
-
-@pytest.fixture(scope="module")
-def gen():  # type: ignore[no-untyped-def]
-    try:
-        g = load_generator("smollm2")
-        g.count_tokens("probe")
-    except Exception as e:  # pragma: no cover - the model package is part of make test
-        pytest.skip(f"default model unavailable: {e}")
-    return g
 
 
 def test_json_schema_output_parses_and_validates(gen) -> None:  # type: ignore[no-untyped-def]

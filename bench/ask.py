@@ -125,8 +125,10 @@ def run_part(args: argparse.Namespace, part: str) -> None:
 
 def replay_auto(ext: list[QARecord], paragraphs: dict[str, str]
                 ) -> tuple[dict[str, Any], list[QARecord], list[QARecord]]:
-    """Auto's rule applied to the generative answers recorded in ``ask.json`` (default
-    settings): each is kept or replaced by the extractive record of the same question."""
+    """Auto's first rule (``fallback_reason``, the support check) applied to the generative
+    answers recorded in ``ask.json`` (default settings): each is kept or replaced by the
+    extractive record of the same question. The agreement check is not replayed here
+    (``bench/fit_auto.py`` replays it on a live run's records)."""
     from ponder.rag.answer import Answer, SentenceSupport
 
     old = json.loads((RESULTS / "ask.json").read_text())

@@ -278,6 +278,10 @@ def main() -> None:
                             f"(even-numbered in file order), {len(fit)} questions")
     weights["script"] = "bench/fit_extractive.py"
     weights["features"] = {"sentence": list(SENTENCE_FEATURES), "span": list(SPAN_FEATURES)}
+    if WEIGHTS_FILE.exists():  # bench/fit_auto.py's part of the file stays
+        old = json.loads(WEIGHTS_FILE.read_text())
+        if "agreement" in old:
+            weights["agreement"] = old["agreement"]
     WEIGHTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     WEIGHTS_FILE.write_text(json.dumps(weights, indent=1) + "\n")
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from ponder.llm.cpu_probe import extra_buffers_safe
 from ponder.llm.llamacpp import LlamaCppGenerator, default_model_path
 
@@ -235,9 +238,6 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     name = "generate.json" if args.clock == "wall" else "generate.cpu.json"
     (RESULTS / name).write_text(json.dumps(out, indent=2), encoding="utf-8")
-
-    from rich.console import Console
-    from rich.table import Table
 
     t = Table(title=f"Generation on {path.name}, {args.threads} threads, {args.clock} clock, "
               f"median of {args.rounds} (load {load0[0]:.1f} -> {load1[0]:.1f})")

@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATASETS, RESULTS, save
 from ponder.moderate.pii import IBAN_LENGTHS, KINDS, find_pii
-from ponder.tasks.text import split_sentences
+from ponder.text import split_sentences
 
 DNI = "TRWAGMYFPDXBNJZSQVHLCKE"
 NAMES = ["maria.lopez", "j.smith", "anna_k", "t.nguyen", "o.adeyemi", "lea.martin"]

@@ -159,7 +159,7 @@ def dataset_md(name: str, d: dict[str, Any], files: list[str]) -> list[str]:
 def write(results: dict[str, Any], folder: Path) -> None:
     env = results.get("env", {})
     lines = [
-        "# Vector search benchmark (issue 3)", "",
+        "# Vector search benchmark", "",
         f"Command: `.venv/bin/python {results.get('command', 'bench/vector_search.py')}`  ",
         f"Machine: {env.get('cpu', '?')}, {env.get('cores')} cores shared with other jobs "
         f"(load average {env.get('load_average_at_start')} at start, "

@@ -1,7 +1,9 @@
-"""The real all-MiniLM-L6-v2 backends: shapes, semantics, and agreement with torch fp32."""
+"""The real all-MiniLM-L6-v2 backends: every installed one through ``EmbedderContract``, then
+semantics, agreement with torch fp32, threads, truncation and a fresh ONNX export."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 from ponder.embed import available_embedders, load_embedder
 from ponder.embed.minilm import MODEL_ID, MiniLMEmbedder
+from ponder.testing.contracts import EmbedderContract
 
 pytestmark = pytest.mark.integration
 
@@ -49,11 +52,37 @@ def default() -> MiniLMEmbedder:
     return e
 
 
-def test_default_vectors_are_normalised_384d(default: MiniLMEmbedder) -> None:
-    vecs = default.embed(TEXTS)
-    assert vecs.dtype == np.float32 and vecs.shape == (len(TEXTS), 384)
-    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
-    assert default.model_id == MODEL_ID
+BACKENDS = [n for n in available_embedders() if n.startswith("minilm-")]
+DYNAMIC_INT8 = "minilm-onnx-int8"
+
+
+class TestBackends(EmbedderContract):
+    texts = (TEXTS[0], TEXTS[1], TEXTS[2])
+
+    @pytest.fixture(scope="class", params=[n for n in BACKENDS if n != DYNAMIC_INT8])
+    def embedder(self, request: pytest.FixtureRequest) -> MiniLMEmbedder:
+        e = load_embedder(request.param)
+        assert isinstance(e, MiniLMEmbedder) and e.dim == 384
+        return e
+
+
+class TestDynamicInt8Backend(EmbedderContract):
+    """ONNX Runtime's dynamic quantisation scales activations per batch, so a text's vector
+    depends on its batch companions (measured: cosine 0.971 to 0.994 against the text alone);
+    this is why it has its own ``model_id``."""
+
+    texts = (TEXTS[0], TEXTS[1], TEXTS[2])
+    min_batch_cosine = 0.96
+
+    @pytest.fixture(scope="class")
+    def embedder(self) -> MiniLMEmbedder:
+        if DYNAMIC_INT8 not in BACKENDS:
+            pytest.skip("onnxruntime is not installed")
+        return load_embedder(DYNAMIC_INT8)  # type: ignore[return-value]
+
+
+def test_default_is_a_portable_name(default: MiniLMEmbedder) -> None:
+    assert default.name == "minilm" and default.backend in BACKENDS
 
 
 def test_similar_sentences_score_higher(default: MiniLMEmbedder) -> None:
@@ -65,8 +94,7 @@ def test_similar_sentences_score_higher(default: MiniLMEmbedder) -> None:
 
 
 def test_query_has_no_prefix(default: MiniLMEmbedder) -> None:
-    assert default.query_prefix == ""
-    assert np.allclose(default.embed_query(TEXTS[2]), default.embed([TEXTS[2]])[0], atol=1e-5)
+    assert default.query_prefix == default.passage_prefix == ""
 
 
 def test_default_agrees_with_torch(default: MiniLMEmbedder, reference: np.ndarray) -> None:
@@ -75,15 +103,13 @@ def test_default_agrees_with_torch(default: MiniLMEmbedder, reference: np.ndarra
 
 
 def test_batching_does_not_change_vectors(default: MiniLMEmbedder) -> None:
-    """A text alone and in a padded batch of longer texts gets the same vector."""
+    """A text alone and in a batch padded to a 200-piece text gets the same vector."""
     alone = np.vstack([default.embed_batch([t])[0] for t in TEXTS[:6]])
     batched = default.embed_batch([*TEXTS[:6], TEXTS[-2]])[:6]
     assert np.sum(alone * batched, axis=1).min() > 0.999
 
 
 def test_one_embedder_serves_several_threads(default: MiniLMEmbedder) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     texts = TEXTS[:8]
     expected = default.embed(texts)
     with ThreadPoolExecutor(4) as pool:

@@ -1,5 +1,6 @@
-"""The default model (SmolLM2-135M-Instruct Q4_1 through llama.cpp): every strategy,
-streaming, scoring, context limits and the prefix cache. Kept short: few new tokens."""
+"""The default model (SmolLM2-135M-Instruct Q4_1 through llama.cpp): the ``GeneratorContract``,
+then what is particular to it: log-probabilities on tokens, beam search against greedy, the
+chat template, scoring, context limits and the prefix cache. Kept short: few new tokens."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from ponder.errors import ContextLengthError
 from ponder.llm import load_generator
 from ponder.llm.llamacpp import LlamaCppGenerator, default_model_path
+from ponder.testing.contracts import GeneratorContract
 
 pytestmark = pytest.mark.integration
 
@@ -24,14 +26,19 @@ def gen() -> LlamaCppGenerator:
     return g
 
 
-def test_streaming_yields_tokens_one_by_one(gen: LlamaCppGenerator) -> None:
+class TestContract(GeneratorContract):
+    prompt = QUESTION
+
+    @pytest.fixture
+    def generator(self, gen: LlamaCppGenerator) -> LlamaCppGenerator:
+        return gen
+
+
+def test_streamed_tokens_carry_ids_and_logprobs(gen: LlamaCppGenerator) -> None:
     stream = gen.generate(QUESTION, max_new_tokens=8)
     first = next(stream)
     assert first.id is not None and first.logprob is not None and first.logprob <= 0
-    rest = list(stream)
     c = stream.completion()
-    assert c.text == first.text + "".join(t.text for t in rest)
-    assert c.completion_tokens == 1 + len(rest) <= 8
     assert c.prompt_tokens > 10 and c.tokens_per_second > 0
 
 
@@ -41,15 +48,10 @@ def test_chat_template_comes_from_the_model(gen: LlamaCppGenerator) -> None:
     assert text.endswith("<|im_start|>assistant\n")
 
 
-def test_greedy_is_deterministic_and_same_seed_same_sample(gen: LlamaCppGenerator) -> None:
-    a = gen.complete(QUESTION, max_new_tokens=10)
-    b = gen.complete(QUESTION, max_new_tokens=10)
-    assert a.text == b.text and [t.id for t in a.tokens] == [t.id for t in b.tokens]
+def test_another_seed_another_sample(gen: LlamaCppGenerator) -> None:
     opts = {"strategy": "sample", "temperature": 1.0, "top_p": 0.95, "max_new_tokens": 12}
     s1 = gen.complete("Write a short poem about rain.", seed=42, **opts)
-    s2 = gen.complete("Write a short poem about rain.", seed=42, **opts)
     s3 = gen.complete("Write a short poem about rain.", seed=43, **opts)
-    assert s1.text == s2.text
     assert s1.text != s3.text
 
 
@@ -125,10 +127,9 @@ def test_explain_on_the_real_model(gen: LlamaCppGenerator) -> None:
     assert b.trace is not None and any(n.status == "dropped" for n in b.trace.beam_nodes)
 
 
-def test_tokenizer(gen: LlamaCppGenerator) -> None:
+def test_tokenizer_round_trips(gen: LlamaCppGenerator) -> None:
     toks = gen.tokenize("Hello world")
-    assert "".join(t for _, t in toks) == "Hello world"
-    assert gen.count_tokens("Hello world") == len(toks) == 2
+    assert "".join(t for _, t in toks) == "Hello world" and len(toks) == 2
 
 
 def test_cli_generate_and_tokens_on_the_default_model() -> None:

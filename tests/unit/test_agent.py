@@ -283,7 +283,7 @@ def test_cli_agent_plain_and_json(monkeypatch: pytest.MonkeyPatch, csv_file: Pat
     script = ScriptedGenerator([
         "Thought: sum\nAction: sql\nAction Input: SELECT SUM(points) FROM scores\n",
         "Thought: done\nFinal Answer: 22\n"])
-    monkeypatch.setattr("ponder.llm.load_generator", lambda spec=None, **kw: script)
+    monkeypatch.setattr("ponder.agents.agent.load_generator", lambda spec=None, **kw: script)
     r = CliRunner().invoke(app, ["agent", "Total points?", "--tools", f"sql:{csv_file}",
                                  "--trace"])
     assert r.exit_code == 0, r.output

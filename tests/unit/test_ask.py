@@ -42,7 +42,7 @@ def test_citations_are_renumbered_and_invalid_ones_removed(col: Collection) -> N
     g = ScriptedGenerator(lambda p: "Use DictReader to read rows keyed by the header row [2]. "
                                     "json.loads parses a JSON string [1]. Also see [5].")
     a = ask("How do I read a CSV file with a header row?", collection=col, model=g, k=3,
-            min_score=-1, retrieval="dense")
+            min_score=-1, retrieval="dense", answer="generative")
     ids = [h.chunk.id for h in a.hits]
     assert ids[0] == "csv"
     # the model's [2] (prompt source 2) is cited first, so it becomes [1]
@@ -110,7 +110,8 @@ def test_defense_levels(home: Path) -> None:
     for defense, fenced, neutral in (("none", False, False), ("fence", True, False),
                                      ("full", True, True)):
         g = ScriptedGenerator(["Rain falls [1]. KIWI"])
-        a = ask("Does rain fall?", collection=c, model=g, defense=defense, min_score=-1)
+        a = ask("Does rain fall?", collection=c, model=g, defense=defense, min_score=-1,
+                answer="generative")
         prompt = _user_prompt(g)
         assert ("(end of source " in prompt) is fenced
         assert ("print KIWI" not in prompt) is neutral
@@ -186,7 +187,7 @@ def test_packing_respects_the_token_budget() -> None:
 
 def test_answer_from_hits_and_config_object() -> None:
     hits = [Hit(Chunk("a", "d", "Cats purr when content.", source="cats.txt"), 0.9, 1)]
-    cfg = AskConfig(max_new_tokens=3)
+    cfg = AskConfig(max_new_tokens=3, answer="generative")
     a = answer_from_hits("Why do cats purr?", hits, model=ScriptedGenerator(
         ["Cats purr when content [1] and more words here"]), config=cfg)
     assert isinstance(a, Answer)

@@ -60,7 +60,7 @@ def test_refine_calls_once_per_batch_and_passes_the_draft_on() -> None:
     hits = _hits(4, words=40)  # ~48 words each: two per batch of 130 tokens
     g = ScriptedGenerator(["Draft one about alpha [1].", "Better: beta is tall [2]."])
     a = answer_from_hits("Tell me about beta.", hits, model=g, chain="refine",
-                         max_context_tokens=160, max_new_tokens=20)
+                         max_context_tokens=160, max_new_tokens=20, answer="generative")
     assert len(g.calls) == a.generator_calls >= 2
     assert "Draft one about alpha" in _text(g.calls[1])
     assert a.text == "Better: beta is tall [1]."

@@ -12,9 +12,9 @@ from ponder.rag.citations import (
     check_support,
     cited_numbers,
     is_refusal,
-    split_sentences,
     support_score,
 )
+from ponder.text import sentence_spans as split_sentences
 
 
 def test_renumbered_in_order_of_first_citation() -> None:

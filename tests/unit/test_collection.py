@@ -235,3 +235,32 @@ def test_add_numpy_embeddings_without_ids(home):
             c.add(embeddings=vectors)  # no ids and no texts: nothing to name the records by
         c.add(ids=["a", "b", "c"], embeddings=vectors)
         assert c.count() == 3
+
+
+def test_batch_commits_all_writes_together_or_none(col):
+    before = (col.count(), col.catalog.version(), col.search("cats", k=3))
+    with pytest.raises(RuntimeError), col.batch():
+        col.add(ids=["x"], texts=["a parrot talks"])
+        col.delete(ids=["d0"])
+        raise RuntimeError("stop")
+    after = (col.count(), col.catalog.version(), col.search("cats", k=3))
+    assert [h.chunk.id for h in after[2]] == [h.chunk.id for h in before[2]]
+    assert after[:2] == before[:2]
+    with col.batch():
+        col.add(ids=["x"], texts=["a parrot talks"])
+        col.delete(ids=["d0"])
+    assert col.catalog.version() == before[1] + 1  # one transaction
+    assert col.search("parrot talks", k=1)[0].chunk.id == "x"
+    assert not col.get(ids=["d0"])
+
+
+def test_public_lookups_for_ingest_and_retrieval(col):
+    vecs = col.vectors(["d1", "nope", "d2"])
+    assert set(vecs) == {"d1", "d2"}
+    np.testing.assert_allclose(vecs["d1"], col.embedder.embed([TEXTS[1]])[0], rtol=1e-6)
+    stored = col.stored_vectors([TEXTS[2], "never written"])
+    assert list(stored) == [TEXTS[2]]
+    np.testing.assert_allclose(stored[TEXTS[2]], vecs["d2"])
+    assert col.stored_vectors([TEXTS[2]], model="other-model") == {}
+    assert set(col.document_hashes(["d0", "nope"])) == {"d0"}
+    assert col.sources() == [] and col.documents_for_source("x.txt") == {}

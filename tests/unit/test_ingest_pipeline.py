@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from ponder.embed.fake import HashEmbedder
+from ponder.ingest.pipeline import IngestProgress
 from ponder.store.collection import Collection
-from ponder.store.ingest import IngestProgress
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def test_interrupt_keeps_committed_documents_and_resumes(col, folder, home, monk
             if self.files == 3:
                 raise KeyboardInterrupt
 
-    from ponder.store import ingest as pipeline
+    from ponder.ingest import pipeline
 
     monkeypatch.setattr(pipeline, "FLUSH_CHUNKS", 1)  # commit each document once chunked
     with pytest.raises(KeyboardInterrupt):
@@ -161,3 +163,17 @@ def test_cli_ingest_search_collections(home, folder):
     assert "cli" in res.stdout
     res = runner.invoke(app, ["collections", "drop", "cli", "--yes"])
     assert res.exit_code == 0
+
+
+def test_the_pipeline_uses_the_store_only_through_its_public_api():
+    """``ponder.ingest`` imports nothing of ``ponder.store`` (``Collection`` is a type hint
+    only), so store -> ingest is one-way: no import cycle."""
+    code = (
+        "import sys, ponder.ingest.pipeline; "
+        "print(sorted(m for m in sys.modules if m.startswith('ponder.store')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    code = "import ponder.store.collection as c; print(c.Collection.ingest.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ingest"

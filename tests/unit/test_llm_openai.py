@@ -14,6 +14,7 @@ import pytest
 from ponder.errors import BackendUnavailableError, ConfigError
 from ponder.llm import Message
 from ponder.llm.openai_compat import OpenAICompatGenerator
+from ponder.testing.contracts import GeneratorContract
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -142,3 +143,11 @@ def test_beam_and_scoring_are_refused_with_a_pointer(server: str) -> None:
         g.logprobs("x", ["a"])
     with pytest.raises(ConfigError, match="http"):
         OpenAICompatGenerator("localhost:8000", "m")
+
+
+class TestContract(GeneratorContract):
+    """The client against the fake server: the promises every generator keeps."""
+
+    @pytest.fixture
+    def generator(self, server: str) -> OpenAICompatGenerator:
+        return OpenAICompatGenerator(server, "tiny")

@@ -26,7 +26,7 @@ TEXTS = {
 def kb(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from ponder.ops.testing import fresh_store
 
-    fresh_store(home / "mlflow")  # the default store, its tables made once per session
+    fresh_store(home / "mlflow")  # the default store, its tables made once per test run
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.setenv("PONDER_EMBEDDER", "hash")

@@ -19,7 +19,7 @@ from ponder.ops.tracking import log_eval_run, tracking_uri
 def _offline(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ponder.ops.testing import fresh_store
 
-    fresh_store(home / "mlflow")  # the default store, its tables made once per session
+    fresh_store(home / "mlflow")  # the default store, its tables made once per test run
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -15,8 +15,8 @@ from ponder.evaluate.toxicity_eval import PUBLISHED, to_markdown
 from ponder.tasks import pipeline
 from ponder.tasks.head import EmbeddingHead
 from ponder.tasks.summarize import choose_method, load_figures
-from ponder.tasks.text import split_sentences
 from ponder.testing import HashEmbedder, ScriptedGenerator
+from ponder.text import split_sentences
 
 runner = CliRunner()
 GUIDE = (
@@ -33,7 +33,7 @@ FIGS = {
 
 def test_summarize_default_is_extractive_made_of_the_guides_own_sentences() -> None:
     s = pipeline("summarization", embedder=HashEmbedder(dim=128), num_sentences=2)
-    assert s.method == "auto"
+    assert s.options.method == "auto"
     r = s(GUIDE)
     assert r["method"] == "extractive"
     assert "default: extractive" in r["method_detail"]
@@ -69,7 +69,7 @@ def test_summarize_explicit_method_is_kept() -> None:
 
 def test_zero_shot_default_is_embedding() -> None:
     clf = pipeline("classify", labels="tea,football", embedder=HashEmbedder(dim=256))
-    assert clf.method == "embedding"
+    assert clf.options.method == "embedding"
     r = clf("football match football goal")
     assert r["method"] == "embedding" and r["label"] == "football"
 

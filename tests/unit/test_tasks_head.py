@@ -123,7 +123,7 @@ def _hash_sentiment_head() -> tuple[EmbeddingHead, HashEmbedder]:
 def test_sentiment_head_is_the_default_and_says_so() -> None:
     head, emb = _hash_sentiment_head()
     s = pipeline("sentiment", head=head, embedder=emb)
-    assert s.method == "head"
+    assert s.options.method == "head"
     r = s("what a lovely wonderful day")
     assert r["label"] == "positive" and r["method"] == "head"
     assert r["method_detail"] == "hash + logistic regression, toy"

@@ -10,7 +10,7 @@ from ponder.errors import ConfigError, LoaderError
 from ponder.evaluate.text_metrics import accuracy, bleu, chrf, macro_f1, rouge
 from ponder.tasks.inputs import read_inputs
 from ponder.tasks.languages import guess_language, resolve_language
-from ponder.tasks.text import split_sentences
+from ponder.text import split_sentences
 
 
 def test_rouge_identical_and_disjoint() -> None:

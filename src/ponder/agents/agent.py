@@ -24,9 +24,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.markup import escape
+from rich.tree import Tree
+
+from ponder.agents.native import run_native
 from ponder.agents.react import parse_block, react_grammar, system_prompt
 from ponder.agents.tools import Tool, as_tool, parse_tools
 from ponder.errors import ConfigError, InputError
+from ponder.llm import load_generator
 from ponder.llm.base import Generator, Message
 
 
@@ -68,9 +73,6 @@ class AgentResult:
                 "steps": [s.to_dict() for s in self.steps]}
 
     def rich_tree(self) -> Any:
-        from rich.markup import escape
-        from rich.tree import Tree
-
         tree = Tree(f"[bold]{escape(self.question)}[/] ({self.mode}, {self.model}, "
                     f"{self.seconds:.1f}s, {self.status})")
         for s in self.steps:
@@ -140,8 +142,6 @@ class Agent:
     @property
     def generator(self) -> Generator:
         if not isinstance(self._model, Generator):
-            from ponder.llm import load_generator
-
             self._model = load_generator(self._model)
         return self._model
 
@@ -175,8 +175,6 @@ class Agent:
         if native is None:
             native = hasattr(gen, "chat_with_tools") and bool(self.tools)
         if native:
-            from ponder.agents.native import run_native
-
             return run_native(self, gen, question.strip())
         return self._run_react(gen, question.strip())
 

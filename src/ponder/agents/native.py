@@ -7,13 +7,14 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from ponder.agents.react import system_prompt
+
 if TYPE_CHECKING:
     from ponder.agents.agent import Agent, AgentResult
 
 
 def run_native(agent: Agent, gen: Any, question: str) -> AgentResult:
-    from ponder.agents.agent import AgentResult, AgentStep, tool_specs
-    from ponder.agents.react import system_prompt
+    from ponder.agents.agent import AgentResult, AgentStep, tool_specs  # agent imports us
 
     t0 = time.perf_counter()
     specs = tool_specs(agent.tools)

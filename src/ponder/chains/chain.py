@@ -28,6 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.markup import escape
+from rich.tree import Tree
+
 from ponder.chains.steps import ChainStopped, Step, fields_of
 from ponder.errors import ConfigError, InputError, PonderError
 
@@ -67,8 +70,6 @@ class ChainResult:
 
     def rich_tree(self) -> Any:
         """The trace as a Rich tree: one branch per step with its inputs, outputs and time."""
-        from rich.markup import escape
-        from rich.tree import Tree
 
         tree = Tree(f"[bold]chain[/] {self.status} in {self.seconds:.2f}s"
                     + (f": {escape(self.reason)}" if self.reason else ""))

@@ -30,10 +30,21 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 from ponder.errors import ConfigError, InputError
+from ponder.llm import load_generator
+from ponder.llm.base import Generator
+from ponder.llm.config import GenerationConfig
+from ponder.llm.structured import check_schema
+from ponder.moderate import moderate
+from ponder.moderate.policy import Policy
+from ponder.prompts.template import PromptTemplate
+from ponder.rag import ask
+from ponder.rag.retrieve import retrieve
+from ponder.tasks.registry import pipeline, resolve_task
 
 JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float,
                               "boolean": bool, "array": list, "object": dict}
@@ -67,11 +78,12 @@ def make_fields(name: str, spec: dict[str, Any]) -> type:
     return dataclasses.make_dataclass(name, [(k, v) for k, v in spec.items()], frozen=True)
 
 
-class Step:
+class Step(ABC):
     """A chain step: ``Input``/``Output`` field types and ``run(values) -> outputs``.
 
-    Subclasses set ``kind``, ``self.Input`` and ``self.Output`` (dataclass or pydantic model
-    types) and implement ``_run(inputs: dict) -> dict``.
+    The extension point of chains: subclasses set ``kind``, ``self.Input`` and ``self.Output``
+    (dataclass or pydantic model types) and implement ``_run(inputs: dict) -> dict``; ``run``
+    picks the inputs, calls it and checks that every output field came back.
     """
 
     kind = "step"
@@ -97,17 +109,15 @@ class Step:
             raise InputError(f"step {self.name!r} did not produce {sorted(missing)}")
         return {k: out[k] for k in self.output_fields()}
 
-    def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The step's work: ``inputs`` has every ``Input`` field; return every ``Output`` one."""
 
     def describe(self) -> str:
         return self.kind
 
 
 def _generator(model: Any) -> Any:
-    from ponder.llm import load_generator
-    from ponder.llm.base import Generator
-
     return model if isinstance(model, Generator) else load_generator(model)
 
 
@@ -121,16 +131,12 @@ class PromptStep(Step):
                  system: str | None = None, json_schema: Any = None,
                  **generation: Any) -> None:
         super().__init__(name)
-        from ponder.llm.config import GenerationConfig
-        from ponder.prompts.template import PromptTemplate
 
         self.template = PromptTemplate(template)
         self.model = model
         self.system = system
         self.schema = None
         if json_schema is not None:
-            from ponder.llm.structured import check_schema
-
             self.schema = check_schema(json_schema)
         self.config = GenerationConfig().replace(
             json_schema=self.schema, **generation).validate()
@@ -168,7 +174,6 @@ class TaskStep(Step):
     def __init__(self, name: str, task: str, *, input: str = "text",
                  output: str | None = None, model: Any = None, **options: Any) -> None:
         super().__init__(name)
-        from ponder.tasks.registry import resolve_task
 
         self.task_name = resolve_task(task)[0]
         self.model = model
@@ -181,8 +186,6 @@ class TaskStep(Step):
 
     def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
         if self._task is None:
-            from ponder.tasks.registry import pipeline
-
             self._task = pipeline(self.task_name, model=self.model, **self.options)
         return {self.output_name: dict(self._task(str(inputs[self.input_name])))}
 
@@ -208,7 +211,6 @@ class RetrieveStep(Step):
         self.Output = make_fields(f"{name}_out", {output: list, context: str})
 
     def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        from ponder.rag.retrieve import retrieve
         from ponder.store.collection import Collection
 
         with Collection.open(self.collection, home=self.home) as col:
@@ -240,8 +242,6 @@ class AskStep(Step):
         self.Output = make_fields(f"{name}_out", {output: str, "citations": list})
 
     def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        from ponder.rag import ask
-
         kwargs = dict(self.options)
         if self.home is not None:
             kwargs["home"] = self.home
@@ -263,7 +263,6 @@ class ModerateStep(Step):
                  policy: Any = None, toxicity: bool = True, toxicity_method: str = "auto",
                  model: Any = None, stop_on_block: bool = True) -> None:
         super().__init__(name)
-        from ponder.moderate.policy import Policy
 
         self.policy = Policy.parse(policy)
         self.toxicity = toxicity
@@ -277,8 +276,6 @@ class ModerateStep(Step):
                                   {self.out_name: str, "flagged": bool, "blocked": bool})
 
     def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        from ponder.moderate import moderate
-
         r = moderate(str(inputs[self.in_name]), self.policy, toxicity=self.toxicity,
                      toxicity_method=self.toxicity_method, model=self.model)
         out = {self.out_name: r.output, "flagged": r.flagged, "blocked": r.blocked}

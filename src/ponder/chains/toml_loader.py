@@ -48,6 +48,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,6 @@ def _import_function(ref: str, base: Path | None) -> Any:
     mod_name, sep, attr = ref.partition(":")
     if not sep:
         raise ConfigError(f"function = {ref!r}: write module:function, e.g. mypkg.text:clean")
-    import sys
 
     added = False
     if base is not None and str(base) not in sys.path:

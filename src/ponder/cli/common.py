@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -65,7 +66,6 @@ class RateColumn(ProgressColumn):
 
 def setup_logging() -> None:
     """Show Ponder's one-line notices (stale index rebuilt, fallbacks) on stderr."""
-    import logging
 
     log = logging.getLogger("ponder")
     if not log.handlers:

@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from ponder.cli.common import RateColumn, console, console_err, print_json, progress_bar, settings
+from ponder.cli.eval import eval_app
 from ponder.cli.tracking import MLFLOW_OPTION, track_result
+from ponder.errors import ConfigError
 
 
 def eval_perplexity(
@@ -28,7 +30,6 @@ def eval_perplexity(
 ) -> None:
     """Perplexity (exp of the mean negative log-likelihood per predicted token), with a
     sliding window over texts longer than --window."""
-    from ponder.errors import ConfigError
     from ponder.finetune.perplexity import load_for_perplexity, load_texts, perplexity
 
     if limit is not None and limit < 1:
@@ -55,11 +56,4 @@ def eval_perplexity(
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from ponder.cli.eval import eval_app
-    except ModuleNotFoundError as e:  # the eval group not written yet: make our own
-        if e.name != "ponder.cli.eval":
-            raise
-        eval_app = typer.Typer(name="eval", help="Evaluate.", no_args_is_help=True)
-        app.add_typer(eval_app, name="eval")
     eval_app.command("perplexity")(eval_perplexity)

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from ponder.cli.common import RateColumn, console, print_json, progress_bar, settings
+from ponder.cli.eval import eval_app
 from ponder.cli.tracking import MLFLOW_OPTION, track
 from ponder.errors import ConfigError
 
@@ -147,11 +148,4 @@ def eval_qa(
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from ponder.cli.eval import eval_app
-    except ModuleNotFoundError as e:  # the eval group not written yet: make our own
-        if e.name != "ponder.cli.eval":
-            raise
-        eval_app = typer.Typer(name="eval", help="Evaluate.", no_args_is_help=True)
-        app.add_typer(eval_app, name="eval")
     eval_app.command("qa")(eval_qa)

@@ -8,6 +8,7 @@ logging, notebooks) can reuse them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import typer
 from rich.table import Table
 
 from ponder.cli.common import RateColumn, console, console_err, print_json, progress_bar
+from ponder.cli.eval import eval_app
 from ponder.cli.tracking import MLFLOW_OPTION, track_result
+from ponder.errors import ConfigError
 
 DEFAULT_OUT = Path("ponder-eval")
 
@@ -157,8 +160,6 @@ def run_stereotypes(
     )
 
     if scoring not in SCORINGS:
-        from ponder.errors import ConfigError
-
         raise ConfigError(f"--scoring {scoring!r}: use one of {', '.join(SCORINGS)}")
     wanted = check_bias_types(bias_types)
     pairs = load_crows_pairs(crows_pairs)
@@ -231,8 +232,6 @@ def run_faithfulness(
     from ponder.safety.plots import faithfulness_panels, write_outputs
 
     if support not in SUPPORTS:
-        from ponder.errors import ConfigError
-
         raise ConfigError(f"--support {support!r}: use one of {', '.join(SUPPORTS)}")
     items = load_frank(frank, split)
     with progress_bar(RateColumn()) as bar:
@@ -298,19 +297,10 @@ def eval_faithfulness(
 
 
 def _f(x: float) -> str:
-    import math
-
     return "–" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from ponder.cli.eval import eval_app
-    except ModuleNotFoundError as e:  # the eval group not written yet: make our own
-        if e.name != "ponder.cli.eval":
-            raise
-        eval_app = typer.Typer(name="eval", help="Evaluate.", no_args_is_help=True)
-        app.add_typer(eval_app, name="eval")
     eval_app.command("bias")(eval_bias)
     eval_app.command("stereotypes")(eval_stereotypes)
     eval_app.command("faithfulness")(eval_faithfulness)

@@ -12,8 +12,10 @@ import typer
 from rich.table import Table
 
 from ponder.cli.common import console, console_err, progress_bar, settings
+from ponder.cli.eval import eval_app
 from ponder.cli.tracking import MLFLOW_OPTION, track_result
 from ponder.errors import ConfigError
+from ponder.llm import load_generator
 
 _DEFAULT_N = {"summarization": 100, "sentiment": 500, "zeroshot": 500, "zeroshot-dev": 150,
               "translation": 100}
@@ -31,8 +33,6 @@ _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
 def _generator(model: str | None, threads: int | None) -> Any:
-    from ponder.llm import load_generator
-
     spec = model or settings().model
     kwargs: dict[str, Any] = {}
     if threads is not None:
@@ -158,13 +158,6 @@ def translation(
 
 
 def register(app: typer.Typer) -> None:
-    try:
-        from ponder.cli.eval import eval_app
-    except ModuleNotFoundError as e:  # the eval group not there: make our own
-        if e.name != "ponder.cli.eval":
-            raise
-        eval_app = typer.Typer(name="eval", help="Evaluate.", no_args_is_help=True)
-        app.add_typer(eval_app, name="eval")
     eval_app.command("summarization")(summarization)
     eval_app.command("sentiment")(sentiment)
     eval_app.command("zeroshot")(zeroshot)

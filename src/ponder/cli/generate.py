@@ -13,7 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ponder.cli.common import console, console_err, print_json, settings
+from ponder.embed import load_embedder
 from ponder.errors import ConfigError, PonderError
+from ponder.llm import load_generator
 from ponder.llm.config import GenerationConfig
 
 _MODEL_HELP = (
@@ -29,8 +31,6 @@ def _read_prompt(prompt: str) -> str:
 
 
 def _load(model: str | None, api_key_env: str | None, n_ctx: int | None) -> Any:
-    from ponder.llm import load_generator
-
     spec = model or settings().model
     kwargs: dict[str, Any] = {}
     if api_key_env:
@@ -244,8 +244,6 @@ def tokens(
                                  str(e)))
     name = embedder or settings().embedder
     try:
-        from ponder.embed import load_embedder
-
         emb = load_embedder(name)
         spans = emb.tokenize(text)
         try:

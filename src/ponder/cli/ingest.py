@@ -17,8 +17,9 @@ from ponder.cli.common import (
     settings,
 )
 from ponder.errors import InputError
+from ponder.ingest import DEMO_MODULES
+from ponder.ingest.pipeline import IngestProgress
 from ponder.store.collection import Collection
-from ponder.store.ingest import IngestProgress
 from ponder.types import IngestReport
 
 
@@ -79,8 +80,6 @@ def ingest(
     with col, progress_bar(RateColumn()) as bar:
         prog = _RichProgress(bar)
         if pydoc:
-            from ponder.ingest import DEMO_MODULES
-
             mods = None
             if modules == "demo":
                 mods = list(DEMO_MODULES)

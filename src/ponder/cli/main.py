@@ -39,14 +39,16 @@ def _root(
     setup_logging()
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"ponder.cli.{_name}")
-    except ModuleNotFoundError as e:  # a command module not written yet
-        if e.name != f"ponder.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+def register_commands(target: typer.Typer, names: list[str]) -> None:
+    """Import ``ponder.cli.NAME`` for each name and let it ``register`` its commands.
+
+    A missing module is a packaging error, so its ``ModuleNotFoundError`` propagates.
+    """
+    for name in names:
+        importlib.import_module(f"ponder.cli.{name}").register(target)
+
+
+register_commands(app, COMMAND_MODULES)
 
 
 def main() -> None:

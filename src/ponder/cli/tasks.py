@@ -98,7 +98,7 @@ def _run(
     if text_field and input_file is None:
         raise ConfigError("--text-field applies to --input FILE (.jsonl or .csv)")
     if input_file is None:
-        result = pipe(_single_text(text))
+        result = pipe(_single_text(text)).to_dict()
         _report_notes([result])
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +148,7 @@ def _run_batch(
                     bar.console.print(f"[yellow]skipped[/] {row.ref}: {outcome}", highlight=False)
                     continue
                 done += 1
+                outcome = outcome.to_dict()
                 if outcome.get("method"):
                     methods[_method(outcome)] = methods.get(_method(outcome), 0) + 1
                 warned += bool(outcome.get("warning"))

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 
 from ponder.cli.common import console, console_err, print_json, progress_bar
+from ponder.cli.eval import eval_app
 from ponder.cli.tasks import _FIELD, _INPUT, _JSON, _OUTPUT, _TEXT, _run
 from ponder.cli.tracking import MLFLOW_OPTION, track_result
 from ponder.errors import ConfigError
@@ -102,7 +104,6 @@ def eval_toxicity(
     if as_json:
         print_json(result)
         return
-    from rich.table import Table
 
     table = Table(title=f"toxicity: TweetEval {task} test (n={result['n']})")
     for col in ("system", "macro_f1", "accuracy", "f1_toxic", "ece"):
@@ -116,11 +117,4 @@ def eval_toxicity(
 
 def register(app: typer.Typer) -> None:
     app.command("toxicity")(toxicity)
-    try:
-        from ponder.cli.eval import eval_app
-    except ModuleNotFoundError as e:  # the eval group not there: make our own
-        if e.name != "ponder.cli.eval":
-            raise
-        eval_app = typer.Typer(name="eval", help="Evaluate.", no_args_is_help=True)
-        app.add_typer(eval_app, name="eval")
     eval_app.command("toxicity")(eval_toxicity)

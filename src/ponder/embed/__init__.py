@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+from pathlib import Path
 from typing import Any
 
 from ponder.config import load_settings
@@ -103,8 +104,6 @@ def default_backend() -> str:
 
 def _is_folder_spec(name: str) -> bool:
     """A path to a sentence-transformers folder (``modules.json``), e.g. a fine-tuned MiniLM."""
-    from pathlib import Path
-
     if name.lower() in _BACKENDS or name.lower() == DEFAULT:
         return False
     return (Path(name).expanduser() / "modules.json").is_file()
@@ -137,15 +136,16 @@ def load_embedder(name: str | None = None, **kwargs: Any) -> Embedder:
     params = [
         p.name
         for p in inspect.signature(cls.__init__).parameters.values()
-        if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self")
+        if p.name not in ("self", "name")
+        and (p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD)
     ]
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         raise ConfigError(f"embedder {name!r} takes no option(s) {unknown}; it takes {params}")
-    emb = cls(**kwargs)
-    if requested == DEFAULT and isinstance(emb, MiniLMEmbedder):
-        emb.name = DEFAULT  # portable: another machine may pick another backend
-    return emb
+    if requested == DEFAULT and issubclass(cls, MiniLMEmbedder):
+        # recorded as "minilm", not this machine's backend: another machine may pick another
+        return cls(**kwargs, name=DEFAULT)
+    return cls(**kwargs)
 
 
 __all__ = [

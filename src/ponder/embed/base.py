@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -19,6 +20,9 @@ class Embedder(ABC):
 
     Capabilities are class or instance attributes:
 
+    - ``name``: the name ``load_embedder`` makes it again by, recorded in a collection's
+      settings (empty for an embedder that ``load_embedder`` does not know: such a
+      collection needs the instance passed again when it is opened).
     - ``model_id``: a stable name stored with every vector; a collection refuses vectors of
       another ``model_id``.
     - ``dim``: vector length.
@@ -29,6 +33,7 @@ class Embedder(ABC):
     Constructors must be cheap: load models lazily, on the first ``embed_batch``.
     """
 
+    name: str = ""
     model_id: str = ""
     dim: int = 0
     normalized: bool = False
@@ -47,7 +52,6 @@ class Embedder(ABC):
 
     def tokenize(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens in ``text`` (whitespace words if unknown)."""
-        import re
 
         return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
 

@@ -29,6 +29,8 @@ class HashEmbedder(Embedder):
     def __init__(self, dim: int = 64, *, model_id: str | None = None) -> None:
         self.dim = dim
         self.model_id = model_id or f"hash-{dim}"
+        # the name ``load_embedder`` makes it again by: only the default settings have one
+        self.name = "hash" if (dim, self.model_id) == (64, "hash-64") else ""
         self.calls = 0  # batches embedded: lets tests check that nothing is re-embedded
         self.texts_embedded = 0
 
@@ -61,8 +63,9 @@ class HashEmbedder(Embedder):
                     idx = int.from_bytes(h[j * 3 : j * 3 + 3], "little") % self.dim
                     out[row, idx] += 1.0 if h[6 + j] & 1 else -1.0
             norm = np.linalg.norm(out[row])
-            if norm == 0:
-                out[row, row % self.dim] = 1.0
+            if norm == 0:  # no words, or hashes that cancel: a fixed axis for this text
+                h = hashlib.blake2b(text.encode(), digest_size=4).digest()
+                out[row, int.from_bytes(h, "little") % self.dim] = 1.0
             else:
                 out[row] /= norm
         return out

@@ -160,12 +160,18 @@ class MiniLMEmbedder(Embedder):
     #: how many texts are tokenized and sorted together
     sort_window = 1024
 
-    def __init__(self, *, threads: int | None = None, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        batch_size: int | None = None,
+        name: str | None = None,
+    ) -> None:
         if threads is not None and threads < 1:
             raise ConfigError(f"threads={threads}: need a positive thread count")
         if batch_size is not None and batch_size < 1:
             raise ConfigError(f"batch_size={batch_size}: need a positive batch size")
-        self.name = self.backend
+        self.name = name or self.backend
         self.threads = threads or default_threads()
         if batch_size:
             self.batch_size = batch_size

@@ -98,8 +98,9 @@ class OpenVINOMiniLM(MiniLMEmbedder):
         threads: int | None = None,
         batch_size: int | None = None,
         cache_dir: str | Path | None = None,
+        name: str | None = None,
     ) -> None:
-        super().__init__(threads=threads, batch_size=batch_size)
+        super().__init__(threads=threads, batch_size=batch_size, name=name)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._request: Any = None
         self._request_lock = threading.Lock()  # an infer request serves one call at a time

@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import logging
 import os
+import pydoc
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ponder.embed.minilm import (
     MAX_TOKENS,
@@ -188,8 +192,6 @@ def _quantize_dynamic(source: Path, target: Path) -> None:
 
 def calibration_texts(n: int = _CALIBRATION_SAMPLES) -> list[str]:
     """Passages of 64 to 254 word pieces cut from stdlib documentation (offline, stable)."""
-    import importlib
-    import pydoc
 
     tok = load_tokenizer()
     out: list[str] = []
@@ -207,7 +209,6 @@ def calibration_texts(n: int = _CALIBRATION_SAMPLES) -> list[str]:
 
 
 def _quantize_qdq(source: Path, target: Path) -> None:
-    import numpy as np
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,

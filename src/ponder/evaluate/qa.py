@@ -42,11 +42,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ponder.errors import InputError
+from ponder.rag.ask import AskConfig, ask, closed_book, resolve_generator
 
 if TYPE_CHECKING:
     from ponder.llm.base import Generator
     from ponder.rag.answer import Answer
-    from ponder.rag.ask import AskConfig
     from ponder.store.collection import Collection
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -280,8 +280,6 @@ def evaluate_qa(
 ) -> tuple[dict[str, Any], list[QARecord]]:
     """Answer every example in ``mode`` (``rag`` through ``ask``, or ``closed_book``);
     returns the summary and the per-question records."""
-    from ponder.rag.ask import AskConfig, ask, closed_book, resolve_generator
-
     if mode not in ("rag", "closed_book"):
         raise InputError(f"unknown QA mode {mode!r}; use rag or closed_book")
     cfg = config or AskConfig()

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ponder.evaluate.beir import BeirData, Qrels
+from ponder.rag.retrieve import retrieve
 
 if TYPE_CHECKING:
     from ponder.rag.retrieve import RetrievalConfig
@@ -148,7 +149,6 @@ def run_queries(
     Chunks map to their document; a document found through several chunks counts once, at its
     best rank.
     """
-    from ponder.rag.retrieve import retrieve
 
     cfg = config.replace(k=depth, min_score=None)
     run: dict[str, list[str]] = {}

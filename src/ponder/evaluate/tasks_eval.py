@@ -38,6 +38,11 @@ from typing import Any
 
 from ponder.errors import InputError
 from ponder.evaluate.text_metrics import accuracy, bleu, chrf, macro_f1, rouge
+from ponder.llm import load_generator
+from ponder.llm.base import Generator
+from ponder.tasks import pipeline
+from ponder.tasks.head import ece
+from ponder.tasks.scoring import calibrate
 
 SENTIMENT_NAMES = ("negative", "neutral", "positive")  # TweetEval's 0 / 1 / 2
 Progress = Callable[[int], None] | None
@@ -143,11 +148,8 @@ def _each(fn: Callable[[str], Any], items: Sequence[str], progress: Progress) ->
 
 
 def _model_id(model: Any) -> str:
-    from ponder.llm.base import Generator
-
     if isinstance(model, Generator):
         return model.model_id
-    from ponder.llm import load_generator
 
     return load_generator(model).model_id
 
@@ -188,7 +190,6 @@ def eval_summarization(
     """ROUGE-1/2/L on ``n`` FRANK test articles: lead-3 and extractive on all of them, the
     abstractive LLM on the first ``abstractive_n`` (default: all; 0 skips it), where lead-3 and
     extractive are scored again so that every method is compared on the same articles."""
-    from ponder.tasks import pipeline
 
     rows = load_frank(n, seed)
     articles = [r["article"] for r in rows]
@@ -231,9 +232,6 @@ def eval_sentiment(
     error), the embedding method, and the LLM (plain and with contextual calibration, from the
     same scores) on the first ``llm_n`` of them (default all; 0 skips it), where the head and
     the majority class are scored again so that the methods compare on the same tweets."""
-    from ponder.tasks import pipeline
-    from ponder.tasks.head import ece
-    from ponder.tasks.scoring import calibrate
 
     texts, gold = load_tweeteval(n, seed)
     labels = list(SENTIMENT_NAMES)
@@ -298,7 +296,6 @@ def eval_zeroshot(
 ) -> dict[str, Any]:
     """The generic zero-shot classifier on TweetEval sentiment, its labels given as free labels,
     by both scoring methods, against the majority class."""
-    from ponder.tasks import pipeline
 
     texts, gold = load_tweeteval(n, seed)
     labels = list(SENTIMENT_NAMES)
@@ -337,7 +334,6 @@ def eval_zeroshot_dev(
     """The dev set that picks the zero-shot default: ``n`` tweets (fixed seed) from each of
     TweetEval sentiment, offensive and hate ``val``, classified into their label words as free
     labels by each method; macro-F1 per label set and the mean over them."""
-    from ponder.tasks import pipeline
 
     systems = []
     sets: dict[str, dict[str, Any]] = {}
@@ -383,7 +379,6 @@ def eval_translation(
 ) -> dict[str, Any]:
     """chrF and BLEU (against references A and B) on ``n`` WMT22 en-de sentences: the model,
     and copying the source as the baseline; with how often the output carried a warning."""
-    from ponder.tasks import pipeline
 
     src, ref_a, ref_b = load_wmt(n, seed)
     refs = [ref_a, ref_b]

@@ -31,6 +31,8 @@ import numpy as np
 from ponder.errors import ConfigError
 from ponder.evaluate.tasks_eval import load_tweeteval
 from ponder.evaluate.text_metrics import accuracy, macro_f1
+from ponder.safety.toxic import ToxicityScorer
+from ponder.tasks.head import ece
 
 TASKS = ("offensive", "hate")
 POSITIVE = {"offensive": "offensive", "hate": "hate"}
@@ -84,8 +86,6 @@ def eval_toxicity(
     ``limit`` tweets) (``method="head"``),
     plus the LLM on the first ``llm_n`` tweets when ``llm_n > 0`` (or ``method="llm"``: the
     LLM on the first ``llm_n``, default 200, and the head on the same tweets)."""
-    from ponder.safety.toxic import ToxicityScorer
-    from ponder.tasks.head import ece
 
     if task not in TASKS:
         raise ConfigError(f"--task {task!r}: use offensive or hate")

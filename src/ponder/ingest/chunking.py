@@ -32,18 +32,12 @@ from dataclasses import dataclass
 
 from ponder.errors import ConfigError
 from ponder.ingest.textutil import paragraph_spans, strip_span
+from ponder.text import sentence_spans
 from ponder.types import Block, Chunk, LoadedDocument
 
 Tokenize = Callable[[str], list[tuple[int, int]]]
 
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=\S)|[。！？]+(?=\S)")
 _LINE_END = re.compile(r"\n\s*(?=\S)")
-_ABBREVIATIONS = frozenset(
-    {
-        *("e.g", "i.e", "etc", "vs", "cf", "al", "fig", "figs", "no", "nos", "mr", "mrs", "ms"),
-        *("dr", "prof", "st", "jr", "sr", "inc", "ltd", "co", "approx"),
-    }
-)
 _MAX_HEADING_CHARS = 200
 
 
@@ -166,9 +160,8 @@ class _Section:
             if b.kind == "heading" or len(spans) < 2:
                 continue
             stop = len(self.starts)
-            for m in _SENTENCE_END.finditer(text, b.start, b.end):
-                if _is_sentence_end(text, m.start(), m.end()):
-                    _add_bound(sentences, self.starts, m.end(), first, stop)
+            for s, _ in sentence_spans(text[b.start : b.end])[1:]:
+                _add_bound(sentences, self.starts, b.start + s, first, stop)
             for m in _LINE_END.finditer(text, b.start, b.end):
                 _add_bound(lines, self.starts, m.end(), first, stop)
         self.n = len(self.starts)
@@ -265,16 +258,3 @@ def _add_bound(out: list[int], starts: list[int], pos: int, first: int, stop: in
     i = bisect_left(starts, pos, first, stop)
     if first < i < stop:
         out.append(i)
-
-
-def _is_sentence_end(text: str, start: int, end: int) -> bool:
-    """False for ``e.g. x``, ``Dr. Smith``, ``J. Doe`` and ends followed by lower case."""
-    if end < len(text) and text[end].islower():
-        return False
-    if text[start] != ".":
-        return True
-    word_start = start
-    while word_start > 0 and (text[word_start - 1].isalpha() or text[word_start - 1] == "."):
-        word_start -= 1
-    word = text[word_start:start].lower()
-    return not (len(word) == 1 or word in _ABBREVIATIONS)

@@ -4,7 +4,25 @@ Uses only the standard library's ``html.parser``. Scripts, styles, navigation, s
 footers, asides, forms and hidden elements are dropped; when the page has a ``<main>`` (or else
 an ``<article>``) only that is kept. ``h1``-``h6`` become heading blocks; paragraphs, list
 items, ``pre`` (whitespace kept), table rows (cells joined by `` | ``) and quotes become text
-blocks. Entities are decoded and ``<title>`` goes into ``metadata["title"]``.
+blocks. Entities are decoded and ``<title>`` goes into ``metadata["title"]``. Permalink anchors
+(``<a class="headerlink">``, the pilcrow after Sphinx headings) are dropped.
+
+API reference pages built by Sphinx (the Python library reference among them) describe each
+class, function and method in a ``<dt class="sig" id="csv.DictReader">`` signature followed by
+its description: the entry's qualified name (its ``id``) becomes a heading one level below the
+enclosing section (nested entries, such as methods, one level further), then the signature is a
+text block, so every chunk of an entry carries its name in its heading path.
+
+>>> doc = parse_html('''<h2>Contents<a class="headerlink" href="#c">¶</a></h2>
+... <dl class="py class"><dt class="sig sig-object py" id="csv.DictReader">class csv.DictReader(f)
+... <a class="headerlink" href="#csv.DictReader">¶</a></dt><dd><p>Map rows to dicts.</p>
+... </dd></dl>''', "csv.html")
+>>> for b in doc.blocks:
+...     print(b.kind, b.level, doc.text[b.start:b.end])
+heading 2 Contents
+heading 3 csv.DictReader
+text 0 class csv.DictReader(f)
+text 0 Map rows to dicts.
 
 >>> doc = parse_html('''<html><head><title>Tea &amp; you</title><style>p{}</style></head>
 ... <body><nav><a href="/">Home</a></nav>
@@ -24,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import LoaderError
+from ponder.ingest.loader import Loader, LoadResult
 from ponder.ingest.textutil import (
     DocumentBuilder,
     decode_text,
@@ -59,6 +78,7 @@ _BLOCK = frozenset(
     }
 )
 _CELL = frozenset({"td", "th"})
+_QUALNAME = re.compile(r"^[A-Za-z_][\w.]*$")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.IGNORECASE)
 
 
@@ -133,6 +153,9 @@ class _Extractor(HTMLParser):
         self._heading = 0
         self._buf: list[str] = []
         self._row_cells = 0
+        self._level = 0  # level of the last <h1>-<h6>
+        self._dl: list[bool] = []  # open <dl>s: whether each holds an API signature
+        self._sig: str | None = None  # qualified name of the API signature being read
 
     # -- tags -------------------------------------------------------------------------------
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -160,7 +183,13 @@ class _Extractor(HTMLParser):
             self._open[tag] += 1
         elif tag in _HEADINGS:
             self._flush()
-            self._heading = _HEADINGS[tag]
+            self._heading = self._level = _HEADINGS[tag]
+        elif tag == "dt" and "sig" in a.get("class", "").split():
+            self._flush()
+            if self._dl:
+                self._dl[-1] = True
+            name = a.get("id", "")
+            self._sig = name if _QUALNAME.match(name) else ""
         elif tag in _CELL:
             if self._row_cells:
                 self._buf.append(" | ")
@@ -169,6 +198,8 @@ class _Extractor(HTMLParser):
             self._flush()
             if tag == "pre":
                 self._pre += 1
+            elif tag == "dl":
+                self._dl.append(False)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -195,6 +226,8 @@ class _Extractor(HTMLParser):
             self._flush()
             if tag == "pre":
                 self._pre = max(0, self._pre - 1)
+            elif tag == "dl" and self._dl:
+                self._dl.pop()
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -204,6 +237,8 @@ class _Extractor(HTMLParser):
 
     def _drops(self, tag: str, a: dict[str, str]) -> bool:
         if tag in _SKIP:
+            return True
+        if tag == "a" and "headerlink" in a.get("class", "").split():
             return True
         if tag in _FURNITURE and not any(self._open.values()):
             return True
@@ -221,11 +256,21 @@ class _Extractor(HTMLParser):
         text = text.strip()
         if not text:
             self._heading = 0
+            self._sig = None
             return
         zones = frozenset(k for k in ("main", "article") if self._open[k])
         for k in zones:
             self.has_text[k] = True
-        if self._heading:
+        if self._sig is not None:
+            # an API signature: its qualified name as a heading (or, without a usable id, the
+            # signature itself), nested below the section and any enclosing entries
+            level = min(6, max(1, self._level) + sum(self._dl))
+            name = self._sig or text
+            self._sig = None
+            self.blocks.append(("heading", name, level, zones))
+            if name != text:
+                self.blocks.append(("text", text, 0, zones))
+        elif self._heading:
             self.blocks.append(("heading", text, self._heading, zones))
             self._heading = 0
         else:
@@ -233,3 +278,12 @@ class _Extractor(HTMLParser):
 
     def finish(self) -> None:
         self._flush()
+
+
+class HtmlLoader(Loader):
+    """``.html`` and ``.htm`` files: :func:`load_html`."""
+
+    extensions = (".html", ".htm")
+
+    def load(self, path: Path) -> LoadResult:
+        return LoadResult([load_html(path)])

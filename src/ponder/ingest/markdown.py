@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import LoaderError
+from ponder.ingest.loader import Loader, LoadResult
 from ponder.ingest.textutil import DocumentBuilder, decode_text, parse_scalar, read_bytes, source_of
 from ponder.types import LoadedDocument
 
@@ -174,3 +175,12 @@ def _clean_prose(text: str) -> str:
     text = _COMMENT.sub("", text)
     text = _IMAGE.sub(r"\1", text)
     return _LINK.sub(r"\1", text)
+
+
+class MarkdownLoader(Loader):
+    """``.md`` and ``.markdown`` files: :func:`load_markdown`."""
+
+    extensions = (".md", ".markdown")
+
+    def load(self, path: Path) -> LoadResult:
+        return LoadResult([load_markdown(path)])

@@ -15,12 +15,14 @@ from __future__ import annotations
 import io
 import logging
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ponder.errors import LoaderError
+from ponder.ingest.loader import Loader, LoadResult
 from ponder.ingest.textutil import DocumentBuilder, normalize_newlines, read_bytes, source_of
 from ponder.types import LoadedDocument
 
@@ -140,10 +142,17 @@ def _quiet_pypdf() -> Iterator[None]:
     level = logger.level
     logger.setLevel(logging.ERROR + 10)
     try:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         logger.setLevel(level)
+
+
+class PdfLoader(Loader):
+    """``.pdf`` files: :func:`load_pdf` (one block per page)."""
+
+    extensions = (".pdf",)
+
+    def load(self, path: Path) -> LoadResult:
+        return LoadResult([load_pdf(path)])

@@ -29,10 +29,11 @@ import sys
 import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ponder.errors import LoaderError
+from ponder.errors import ConfigError, LoaderError
 from ponder.ingest.textutil import DocumentBuilder
 from ponder.types import LoadedDocument
 
@@ -99,6 +100,9 @@ DEMO_MODULES: tuple[str, ...] = (
     "zipfile",
     "zlib",
 )
+
+# Names the folder of the Python library reference's HTML pages (see ``reference_dir``).
+REFERENCE_ENV = "PONDER_PYTHON_DOCS"
 
 # Never imported: they open windows or browsers, print on import, or are tests and internals.
 _EXCLUDED = frozenset(
@@ -345,6 +349,50 @@ def _scrub_data(body: list[str]) -> list[str]:
         for line in body
         if not ((m := _DATA_ENTRY.match(line)) and m.group(1) in _RUNTIME_DATA)
     ]
+
+
+def reference_dir() -> Path | None:
+    """The folder of the official Python library reference (HTML) for this interpreter, or
+    ``None`` when it is not installed.
+
+    ``$PONDER_PYTHON_DOCS`` names it explicitly (a ``library`` folder of ``MODULE.html``
+    pages, or the HTML root above it); otherwise Debian's ``python3-doc`` location,
+    ``/usr/share/doc/python3.X/html/library``, is used when present. The reference has what
+    pydoc lacks on recent Pythons: descriptions of classes without docstrings
+    (``csv.DictReader``), usage examples and cross-references.
+
+    >>> import os
+    >>> os.environ[REFERENCE_ENV] = "/no/such/folder"
+    >>> reference_dir()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ponder.errors.ConfigError: PONDER_PYTHON_DOCS=/no/such/folder is not a folder of ...
+    >>> del os.environ[REFERENCE_ENV]
+    """
+    explicit = os.environ.get(REFERENCE_ENV, "").strip()
+    if explicit:
+        root = Path(explicit).expanduser()
+        for cand in (root, root / "library"):
+            if cand.is_dir() and any(cand.glob("*.html")):
+                return cand
+        raise ConfigError(
+            f"{REFERENCE_ENV}={explicit} is not a folder of the Python library reference's HTML "
+            "pages (MODULE.html, or a html/ root with library/ inside); point it at one (on "
+            f"Debian: apt-get install python3-doc) or unset {REFERENCE_ENV} to use pydoc"
+        )
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    default = Path(f"/usr/share/doc/python{minor}/html/library")
+    return default if default.is_dir() else None
+
+
+def reference_pages(modules: Sequence[str]) -> dict[str, Path]:
+    """``{module: page}`` for the modules whose reference page is installed (see
+    :func:`reference_dir`); modules without one are left out (use pydoc for them)."""
+    folder = reference_dir()
+    if folder is None:
+        return {}
+    pages = {name: folder / f"{name}.html" for name in modules}
+    return {name: page for name, page in pages.items() if page.is_file()}
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import LoaderError
+from ponder.ingest.loader import Loader, LoadResult, Skipped
 from ponder.ingest.textutil import (
     decode_text,
     normalize_newlines,
@@ -39,7 +40,6 @@ from ponder.ingest.textutil import (
 )
 from ponder.types import Block, LoadedDocument
 
-Skipped = list[tuple[str, str]]
 _FIELD_LIMIT = 2**31 - 1  # csv's default (128 KiB per cell) is too small for long texts
 
 
@@ -214,3 +214,21 @@ def _column_names(header: list[str]) -> list[str]:
             candidate, k = f"{name}_{k}", k + 1
         names.append(candidate)
     return names
+
+
+class CsvLoader(Loader):
+    """``.csv`` files, one document per row: :func:`load_csv_report` with ``text_field``."""
+
+    extensions = (".csv",)
+
+    def load(self, path: Path) -> LoadResult:
+        return LoadResult(*load_csv_report(path, self.text_field))
+
+
+class JsonlLoader(Loader):
+    """``.jsonl`` files, one document per line: :func:`load_jsonl_report` with ``text_field``."""
+
+    extensions = (".jsonl",)
+
+    def load(self, path: Path) -> LoadResult:
+        return LoadResult(*load_jsonl_report(path, self.text_field))

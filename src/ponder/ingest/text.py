@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ponder.ingest.loader import Loader, LoadResult
 from ponder.ingest.textutil import decode_text, paragraph_spans, read_bytes, source_of
 from ponder.types import Block, LoadedDocument
 
@@ -30,3 +31,12 @@ def load_text(path: Path) -> LoadedDocument:
         blocks=blocks,
         metadata={"file_type": "text", "file_name": Path(source).name},
     )
+
+
+class TextLoader(Loader):
+    """``.txt`` files: :func:`load_text`."""
+
+    extensions = (".txt",)
+
+    def load(self, path: Path) -> LoadResult:
+        return LoadResult([load_text(path)])

@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ponder.config import load_settings
 from ponder.errors import ConfigError, ModelNotFoundError
 from ponder.llm.base import Completion, Generator, Message, StreamInfo, Token, TokenStream
 from ponder.llm.config import GenerationConfig
@@ -48,8 +49,6 @@ def load_generator(spec: str | None = None, **kwargs: Any) -> Generator:
     what to pass instead. Models load lazily, on first use.
     """
     if spec is None:
-        from ponder.config import load_settings
-
         spec = load_settings().model or DEFAULT_MODEL
     spec = spec.strip()
     fresh = kwargs.pop("fresh", False)

@@ -1,6 +1,6 @@
 """``GenerationConfig``: how to decode, validated before any work is done.
 
-Strategies (the course's search-and-sampling menu):
+Strategies (search and sampling):
 
 - ``greedy``: take the most probable token at each step (deterministic).
 - ``beam``: keep the ``num_beams`` most probable partial sequences; the winner maximises the

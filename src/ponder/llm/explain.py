@@ -20,9 +20,12 @@ True
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rich.table import Table
 
 from ponder.errors import ConfigError
 
@@ -114,7 +117,6 @@ class DecodingTrace:
 
     def rich_table(self, max_rows: int = 200) -> Any:
         """A ``rich.table.Table`` of the decoding steps."""
-        from rich.table import Table
 
         if self.beam_nodes:
             table = Table(title=f"Beam search ({self.strategy})", show_lines=False)
@@ -239,14 +241,10 @@ class DecodingTrace:
 
 
 def _log(p: float) -> float:
-    import math
-
     return math.log(p) if p > 0 else float("-inf")
 
 
 def _prob(logprob: float) -> str:
-    import math
-
     return "" if logprob == 0.0 else f"p={math.exp(logprob):.2f}"
 
 

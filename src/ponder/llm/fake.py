@@ -32,6 +32,7 @@ from ponder.errors import ConfigError, GenerationError
 from ponder.llm.base import Generator, Message, StreamInfo, Token
 from ponder.llm.config import GenerationConfig
 from ponder.llm.logits import LogitsGenerator
+from ponder.llm.structured import grammar_for
 
 _WORDS = re.compile(r"\s*\S+|\s+")
 Script = Sequence[str] | Mapping[str, str] | Callable[[str], str] | None
@@ -102,8 +103,6 @@ class ScriptedGenerator(Generator):
         self.calls.append(prompt)
         reply = self.reply_for(prompt)
         if config.json_schema is not None or config.grammar is not None:
-            from ponder.llm.structured import grammar_for
-
             grammar = grammar_for(schema=config.json_schema, grammar=config.grammar)
             if not grammar.matches(reply):
                 raise GenerationError(

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ponder.config import load_settings
 from ponder.errors import BackendUnavailableError, GenerationError, ModelError, ModelNotFoundError
 from ponder.llm.base import Message, StreamInfo
 from ponder.llm.chat import render_chat_template
@@ -235,8 +236,6 @@ class LlamaCppGenerator(LogitsGenerator):
         self.model_id = model_id or path.stem.lower()
         self._n_ctx_wanted = int(n_ctx)
         if n_threads is None:
-            from ponder.config import load_settings
-
             n_threads = load_settings().threads
         self.n_threads = max(1, int(n_threads))
         self.n_batch = max(N_SEQ, int(n_batch))
@@ -471,9 +470,12 @@ class LlamaCppGenerator(LogitsGenerator):
     def _beam_session(
         self, n_prompt: int, num_beams: int, first_logits: np.ndarray
     ) -> Iterator[_LlamaBeams]:
-        # beams run as one batch on the prompt engine: one graph per step, and no copy of the
-        # prompt's KV cache (in split mode the one-token engine would run the beams one by one)
-        beams = _LlamaBeams(self._pp, n_prompt, num_beams, first_logits)
+        # every step's beams go to llama.cpp as one batch (one llama_decode call) on the engine
+        # that decodes: in split mode that is the one-token AMX engine, which already holds the
+        # prompt's KV cache (``_prefill`` copied it) and runs the batch as one-token ubatches,
+        # faster there than one graph on the plain weights (bench/generate.py), and the same
+        # kernels as greedy decoding, so one beam gives greedy's tokens
+        beams = _LlamaBeams(self._dec, n_prompt, num_beams, first_logits)
         try:
             yield beams
         finally:
@@ -520,14 +522,22 @@ class LlamaCppGenerator(LogitsGenerator):
 
 
 class _LlamaBeams:
-    """Beam hypotheses as KV sequences 1..2B (seq 0 keeps the prompt for the prefix cache)."""
+    """Beam hypotheses as KV sequences 1..2B (seq 0 keeps the prompt for the prefix cache).
 
-    def __init__(self, engine: _Engine, n_prompt: int, num_beams: int, first: np.ndarray) -> None:
+    Each step's new tokens, one per hypothesis, go to ``llama_decode`` as one batch;
+    ``batched=False`` decodes them one call per hypothesis instead (the reference the batched
+    path is tested against: same tokens, same scores)."""
+
+    def __init__(
+        self, engine: _Engine, n_prompt: int, num_beams: int, first: np.ndarray,
+        *, batched: bool = True,
+    ) -> None:  # fmt: skip
         self.e = engine
         self.pos = n_prompt
         self.first = first
         self.seqs = [0]
         self.ids = list(range(1, 2 * num_beams + 1))
+        self.batched = batched
 
     def start(self) -> np.ndarray:
         return self.first
@@ -542,11 +552,21 @@ class _LlamaBeams:
         for s in self.seqs:
             if s != 0:
                 ctx.kv_cache_seq_rm(s, -1, -1)
-        self.e.fill([(t, self.pos, c) for t, c in zip(tokens, children, strict=True)])
-        self.e.decode()
+        items = [(t, self.pos, c) for t, c in zip(tokens, children, strict=True)]
+        if self.batched:
+            self.e.fill(items)
+            self.e.decode()
+            rows = self.e.rows(len(items))
+        else:
+            out = []
+            for item in items:
+                self.e.fill([item])
+                self.e.decode()
+                out.append(self.e.rows(1)[0])
+            rows = np.stack(out)
         self.seqs = children
         self.pos += 1
-        return self.e.rows(len(tokens))
+        return rows
 
     def clear(self) -> None:
         for s in self.ids:

@@ -22,7 +22,6 @@ import time
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,9 +30,8 @@ from ponder.llm.base import Generator, Message, StreamInfo, Token
 from ponder.llm.beam import BeamModel, beam_search
 from ponder.llm.config import GenerationConfig
 from ponder.llm.decoding import Decoder, log_softmax
-
-if TYPE_CHECKING:
-    from ponder.llm.grammar import TokenConstraint
+from ponder.llm.grammar import TokenConstraint, Vocabulary
+from ponder.llm.structured import grammar_for
 
 
 class LogitsGenerator(Generator):
@@ -183,9 +181,6 @@ class LogitsGenerator(Generator):
         them). The model's token table is read once per instance."""
         if config.json_schema is None and config.grammar is None:
             return None
-        from ponder.llm.grammar import TokenConstraint, Vocabulary
-        from ponder.llm.structured import grammar_for
-
         grammar = grammar_for(schema=config.json_schema, grammar=config.grammar)
         vocab = self.__dict__.get("_grammar_vocab")
         if vocab is None or len(vocab.pieces) != n_vocab:

@@ -11,6 +11,7 @@ Nothing is downloaded: the folder must hold the weights and the tokenizer.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -89,7 +90,6 @@ class TransformersGenerator(LogitsGenerator):
         except (OSError, ValueError) as e:
             raise ModelError(f"transformers cannot load {self.path}: {e}") from e
         model.eval()
-        import inspect
 
         # transformers 5 renamed ``past_key_values`` to ``cache``
         params = inspect.signature(model.forward).parameters

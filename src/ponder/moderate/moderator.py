@@ -19,10 +19,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.config import load_settings
 from ponder.errors import ConfigError, InputError, PonderError
+from ponder.llm import load_generator
+from ponder.llm.base import Generator
 from ponder.moderate.pii import find_pii
 from ponder.moderate.policy import Policy
 from ponder.moderate.profanity import find_profanity
+from ponder.safety.toxic import toxicity as classify_toxicity
 
 TOXIC_PROMPT = (
     "Is the following text toxic: insulting, hateful, threatening or obscene? "
@@ -78,36 +82,23 @@ def toxicity_score(text: str, *, method: str = "auto", model: Any = None,
                    embedder: Any = None) -> tuple[float, str]:
     """``(score in [0, 1], method)`` for ``text``. ``method``: ``classifier`` (the safety
     classifier, ``ponder.safety.toxic``), ``llm`` (the language model) or ``auto`` (the
-    classifier when it is installed and usable, else the LLM)."""
+    classifier when its head loads and runs here, else the LLM)."""
     if method not in TOXICITY_METHODS:
         raise ConfigError(f"toxicity method {method!r}: use one of {', '.join(TOXICITY_METHODS)}")
     if method != "llm":
+        if embedder is None:
+            embedder = load_settings().embedder  # the embedder the user configured
         try:
-            from ponder.safety.toxic import toxicity as classify
-        except ImportError:
+            r = classify_toxicity([text], method="head", embedder=embedder)[0]
+            return float(r.score), f"classifier:{r.method}"
+        except PonderError:
             if method == "classifier":
-                raise ConfigError("the toxicity classifier (ponder.safety.toxic) is not "
-                                  "installed: use the llm method") from None
-            classify = None
-        if classify is not None:
-            if embedder is None:
-                from ponder.config import load_settings
-
-                embedder = load_settings().embedder  # the embedder the user configured
-            try:
-                r = classify([text], method="head", embedder=embedder)[0]
-                return float(r.score), f"classifier:{r.method}"
-            except PonderError:
-                if method == "classifier":
-                    raise
-                # no usable head here: ask the language model
+                raise
+            # no usable head here: ask the language model
     return llm_toxicity(text, model=model)
 
 
 def llm_toxicity(text: str, *, model: Any = None) -> tuple[float, str]:
-    from ponder.llm import load_generator
-    from ponder.llm.base import Generator
-
     gen = model if isinstance(model, Generator) else load_generator(model)
     prompt = TOXIC_PROMPT.format(text=text[:2000])
     if gen.supports_logprobs:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ponder.errors import ConfigError
+
 KINDS = ("email", "phone", "credit_card", "iban", "ip_address", "national_id")
 
 # lengths of IBANs by country (ISO 13616 registry, the countries most often seen)
@@ -229,8 +231,6 @@ def find_pii(text: str, kinds: Iterable[str] | None = None) -> list[PIIMatch]:
     wanted = set(KINDS if kinds is None else kinds)
     unknown = wanted - set(KINDS)
     if unknown:
-        from ponder.errors import ConfigError
-
         raise ConfigError(f"unknown PII kind(s) {sorted(unknown)}: use {', '.join(KINDS)}")
     taken: list[tuple[int, int]] = []
     out: list[PIIMatch] = []

@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ponder.prompts.template import PromptTemplate
+from ponder.rag import prompt as rag_prompt
+
 PREFIX = "ponder.lineage."
 
 
@@ -40,8 +43,6 @@ def file_sha256(path: str | Path) -> str:
 def prompt_template_version() -> str:
     """A short hash of every RAG prompt text (system, answer, naive, map, refine, rerank,
     closed book, the no-answer sentence): it changes exactly when a prompt changes."""
-    from ponder.prompts.template import PromptTemplate
-    from ponder.rag import prompt as rag_prompt
 
     texts = []
     for name in sorted(vars(rag_prompt)):

@@ -37,16 +37,35 @@ options.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
+import logging
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import ponder
+from ponder.config import load_settings
 from ponder.errors import ConfigError, InputError, ModelError, ModelNotFoundError
+from ponder.llm import load_generator
+from ponder.llm.llamacpp import default_model_path
 from ponder.ops.lineage import Lineage, file_sha256, prompt_template_version
+from ponder.ops.registry import check_model_uri, set_version_tags
+from ponder.ops.snapshot import open_snapshot, read_snapshot, snapshot_collection
+from ponder.ops.tracking import (
+    MODEL_EXPERIMENT,
+    experiment_id,
+    latest_eval_run,
+    mlflow_module,
+    param_values,
+    use_store,
+)
+from ponder.rag.ask import AskConfig, ask
 
 CONFIG_FILE = "ponder_model.json"
 ARTIFACT_PATH = "rag"
@@ -62,8 +81,6 @@ def generator_file(spec: str) -> Path | None:
     if low in _NO_WEIGHTS or low.startswith("openai:"):
         return None
     if low in _NAMED:
-        from ponder.llm.llamacpp import default_model_path
-
         return default_model_path()
     path = Path(spec).expanduser()
     if path.is_file() or path.is_dir():
@@ -80,7 +97,6 @@ def weights_sha256(path: Path | None) -> str:
         return ""
     if path.is_file():
         return file_sha256(path)
-    import hashlib
 
     h = hashlib.sha256()
     for f in sorted(path.rglob("*")):
@@ -91,15 +107,12 @@ def weights_sha256(path: Path | None) -> str:
 
 
 def _generator_id(spec: str) -> str:
-    from ponder.llm import load_generator
-
     return str(load_generator(spec).model_id or spec)
 
 
 # ------------------------------------------------------------------------------ the service
 def _check_options(options: dict[str, Any]) -> dict[str, Any]:
     """Validate ask options against ``AskConfig`` (unknown names are refused, naming them)."""
-    from ponder.rag.ask import AskConfig
 
     AskConfig().replace(**_as_ask_values(options))
     return dict(options)
@@ -152,9 +165,6 @@ class RagService:
         generator_sha256: str = "",
         lineage: Lineage | None = None,
     ) -> None:
-        from ponder.llm import load_generator
-        from ponder.ops.snapshot import open_snapshot, read_snapshot
-
         self.snapshot = read_snapshot(snapshot)
         self.collection = open_snapshot(snapshot)
         self.options = _check_options(ask_options or {})
@@ -180,7 +190,6 @@ class RagService:
     def answer(self, question: str, *, stream_to: Any = None, **overrides: Any) -> Any:
         """The full ``Answer`` to one question (``overrides``: ask options for this call;
         ``stream_to``: as ``ponder.ask``'s, for a server that streams)."""
-        from ponder.rag.ask import ask
 
         options = _as_ask_values({**self.options, **overrides})
         return ask(question, collection=self.collection, model=self.generator,
@@ -270,19 +279,7 @@ def log_rag_model(
     the evaluation run whose metrics gate promotions (``latest``: the newest run on this
     collection). ``ask_options``: ``AskConfig`` fields, validated now.
     """
-    import ponder
-    from ponder.config import load_settings
     from ponder.ops.pyfunc import RagModel
-    from ponder.ops.registry import set_version_tags
-    from ponder.ops.snapshot import snapshot_collection
-    from ponder.ops.tracking import (
-        MODEL_EXPERIMENT,
-        experiment_id,
-        latest_eval_run,
-        mlflow_module,
-        param_values,
-        use_store,
-    )
 
     mlflow = mlflow_module()
     settings = load_settings(home=str(home) if home else None)
@@ -373,9 +370,6 @@ def quiet_mlflow() -> Iterator[None]:
     """Hide what MLflow prints while logging a model: the cloudpickle notice (the class is
     pickled by reference to ``ponder.ops.pyfunc``), the type-hint hint (the signature is
     explicit) and the "registered model" lines (Ponder prints its own)."""
-    import io
-    import logging
-    import warnings
 
     log = logging.getLogger("mlflow")
     level = log.level
@@ -402,8 +396,6 @@ def load_rag_model(uri: str) -> RagService:
     """Load a logged RAG model (``models:/NAME@champion``, ``models:/NAME/3``, ``runs:/...``)
     and return its ``RagService`` (``.predict(questions)`` rows, ``.answer(q)`` ``Answer``).
     Unknown names, versions and aliases raise ``ModelNotFoundError`` saying what exists."""
-    from ponder.ops.registry import check_model_uri
-    from ponder.ops.tracking import mlflow_module, use_store
 
     mlflow = mlflow_module()
     use_store()

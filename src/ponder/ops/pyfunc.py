@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ponder.ops.model import OUTPUT_COLUMNS, service_from_model_dir
 from ponder.ops.tracking import mlflow_module
 
 mlflow = mlflow_module()
@@ -19,8 +20,6 @@ class RagModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-defined]
     when copied, ``generator`` (the weights)."""
 
     def load_context(self, context: Any) -> None:
-        from ponder.ops.model import service_from_model_dir
-
         arts = context.artifacts
         self.service = service_from_model_dir(
             arts["config"], arts["snapshot"], arts.get("generator")
@@ -30,8 +29,6 @@ class RagModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-defined]
     # ``question`` string column), not against type hints
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from ponder.ops.model import OUTPUT_COLUMNS
-
         rows = self.service.predict(model_input)
         return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
 

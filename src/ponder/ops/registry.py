@@ -35,6 +35,8 @@ from typing import Any
 
 from ponder.errors import ConfigError, ModelNotFoundError
 from ponder.ops.lineage import PREFIX, Lineage
+from ponder.ops.snapshot import live_version
+from ponder.ops.tracking import metric_name, mlflow_module, use_store
 
 ALIASES = ("champion", "challenger")
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
@@ -58,8 +60,6 @@ class Gate:
 
 
 def parse_gate(text: str) -> Gate:
-    from ponder.ops.tracking import metric_name
-
     m = _GATE.match(text or "")
     if not m:
         raise ConfigError(
@@ -75,8 +75,6 @@ def parse_gate(text: str) -> Gate:
 
 # ------------------------------------------------------------------------------ lookups
 def _client(home: str | Path | None = None) -> Any:
-    from ponder.ops.tracking import mlflow_module, use_store
-
     mlflow = mlflow_module()
     return mlflow.MlflowClient(use_store(home))
 
@@ -313,7 +311,7 @@ def compare(name: str, home: str | Path | None = None) -> list[VersionRow]:
 def link_eval(name: str, version: str | int, run_id: str,
               home: str | Path | None = None) -> None:
     """Make ``run_id`` the evaluation run of a version (what promotion gates read)."""
-    from ponder.ops.model import _check_run
+    from ponder.ops.model import _check_run  # a cycle: ponder.ops.model imports this module
 
     client = _client(home)
     mv = model_version(client, name, version=version)
@@ -325,7 +323,6 @@ def link_eval(name: str, version: str | int, run_id: str,
 def lineage_of(name: str, version: str | int | None = None, alias: str | None = None,
                home: str | Path | None = None) -> dict[str, Any]:
     """The lineage of a version, its promotions, and whether the collection changed since."""
-    from ponder.ops.snapshot import live_version
 
     client = _client(home)
     mv = model_version(client, name, version=version, alias=alias)

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ponder.embed.fake import HashEmbedder
 from ponder.errors import CollectionNotFoundError, InputError
 
 MANIFEST = "snapshot.json"
@@ -151,8 +152,6 @@ def embedder_for(snap: Snapshot) -> Any:
         return None  # Collection.open loads the named one
     m = re.fullmatch(r"hash-(\d+)", snap.model_id)
     if m:
-        from ponder.embed.fake import HashEmbedder
-
         return HashEmbedder(dim=int(m.group(1)))
     if snap.model_id == "all-MiniLM-L6-v2":
         return "minilm"

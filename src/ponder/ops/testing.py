@@ -12,13 +12,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ponder.ops.tracking import mlflow_module
+
 _TEMPLATE: list[Path] = []
 
 
 def _template() -> Path:
     if not _TEMPLATE:
-        from ponder.ops.tracking import mlflow_module
-
         mlflow = mlflow_module()
         folder = Path(tempfile.mkdtemp(prefix="ponder-mlflow-template-"))
         db = folder / "mlflow.db"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -63,7 +64,6 @@ def mlflow_module() -> Any:
         raise BackendUnavailableError(
             f"MLflow is not installed ({e}): pip install 'ponder[ops]'"
         ) from None
-    import logging
 
     # MLflow's INFO lines (tables created, example validated) would bury Ponder's own output
     if logging.getLogger("mlflow").level < logging.WARNING:

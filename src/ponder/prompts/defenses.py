@@ -47,6 +47,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ponder.text import sentence_spans
+
 REMOVED_MARKER = "[instruction-like text removed]"
 PROMPT_MARKER = "[…]"  # what the model sees instead: a small model copies a wordier marker
 DEFAULT_THRESHOLD = 0.8
@@ -184,7 +186,6 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], float], ...] = tuple(
     )
 )
 
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|\n|$)|[.!?\n]")
 _QUOTED = re.compile(r"\"([^\"\n]{2,80})\"|“([^”\n]{2,80})”|'([^'\n]{2,80})'|‘([^’\n]{2,80})’")
 _CAPS = re.compile(r"\b[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)*\b")
 _URL = re.compile(r"(?:https?://|www\.)[^\s\"'<>)\]]+", re.IGNORECASE)
@@ -281,30 +282,16 @@ _CLOSER = re.compile(
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans; a chat-template closing token also ends a sentence."""
-    raw: list[tuple[int, int]] = []
-    for m in _SENTENCE.finditer(text):
-        s = m.start()
-        for c in _CLOSER.finditer(text, m.start(), m.end()):
-            raw.append((s, c.end()))
-            s = c.end()
-        raw.append((s, m.end()))
-    merged: list[tuple[int, int]] = []
-    for s, e in raw:  # "...overnight!" linking to...": a lower-case start continues a sentence
-        head = text[s:e].lstrip(" \t\"'”’)")
-        prev_closed = bool(merged) and _CLOSER.search(text, merged[-1][0], merged[-1][1])
-        if merged and head[:1].islower() and not prev_closed and "\n" not in text[merged[-1][1]:s]:
-            merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((s, e))
-    spans = []
-    for s, e in merged:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
+    """Sentence spans (``ponder.text.sentence_spans``), also cut after a chat-template closing
+    token (what follows one starts a new sentence, whatever its case)."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sentence_spans(text):
+        cuts = [c.end() for c in _CLOSER.finditer(text, start, end) if c.end() < end]
+        for s, e in zip([start, *cuts], [*cuts, end], strict=True):
+            while s < e and text[s].isspace():
+                s += 1
+            if s < e:
+                spans.append((s, e))
     return spans
 
 
@@ -501,11 +488,15 @@ def check_output(
             text = pat.sub("", text)
     drop: list[tuple[int, int]] = []
     span_words = [_words(sp.text) for sp in spans]
-    for s, e in _sentences(text):
+    prev = 0
+    for s, e in [*_sentences(text), (len(text), len(text))]:
+        if text[prev:s].strip():  # punctuation a removed payload left between sentences
+            drop.append((prev, s))
+        prev = e
         sentence = text[s:e]
         words = _words(sentence)
         if not words:
-            drop.append((s, e))  # what a removed payload left behind
+            drop.append((s, e))
             continue
         if any(_copied_runs(words, sw, min_copy_words) for sw in span_words):
             removed.append({"reason": "copied_from_injection", "text": sentence})

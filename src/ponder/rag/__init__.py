@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ponder.rag.answer import Answer, Citation, SentenceSupport
 from ponder.rag.ask import AskConfig, answer_from_hits, ask, closed_book
-from ponder.rag.chains import CHAINS
+from ponder.rag.chains import CHAINS, register_chain, unregister_chain
 
 if TYPE_CHECKING:
     from ponder.rag.retrieve import RetrievalConfig, retrieve
@@ -40,5 +40,7 @@ __all__ = [
     "answer_from_hits",
     "ask",
     "closed_book",
+    "register_chain",
     "retrieve",
+    "unregister_chain",
 ]

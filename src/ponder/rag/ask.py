@@ -66,10 +66,12 @@ from ponder.prompts.defenses import (
 from ponder.rag.answer import Answer, Citation, SentenceSupport, Status
 from ponder.rag.chains import CHAINS, ChainContext, run_chain
 from ponder.rag.citations import SUPPORT_THRESHOLD, CitationMapper, check_support
-from ponder.rag.extractive import NOT_FOUND, extract
+from ponder.rag.extractive import agreement, rank_sentences
+from ponder.rag.modes import extraction_texts, extractive_answer, fallback_reason, say
 from ponder.rag.packing import Source, prepare_hits, source_budget
 from ponder.rag.prompt import DEFENSES, NO_ANSWER, RagPrompt, strip_prompt_markup
-from ponder.rag.stream import AnswerStream, writer_for
+from ponder.rag.stream import AnswerStream
+from ponder.text import token_counter as text_token_counter
 from ponder.types import Hit
 
 DEFAULT_K = 3
@@ -158,13 +160,13 @@ def resolve_generator(model: Generator | str | None) -> Generator:
 
 
 def token_counter(generator: Generator) -> Any:
-    """The model's token counter, or an estimate (4 characters a token) when the backend does
-    not expose its tokenizer (an HTTP server)."""
+    """The model's token counter, or ``ponder.text``'s estimate when the backend does not
+    expose its tokenizer (an HTTP server)."""
     try:
         generator.count_tokens("probe")
         return generator.count_tokens
     except (BackendUnavailableError, NotImplementedError):
-        return lambda text: max(1, len(text) // 4) if text else 0
+        return text_token_counter()
 
 
 def _prompt_tokens(generator: Generator, messages: Sequence[Message], count: Any) -> int:
@@ -182,18 +184,6 @@ def _plain(question: str, text: str, status: Status, *, model: str = "", chain: 
     if t0 is not None:
         a.timings["total"] = time.perf_counter() - t0
     return a
-
-
-def _say(stream_to: Any, text: str, *, citations: bool = False) -> None:
-    """Write ``text`` to ``stream_to``; ``citations``: its ``[n]`` markers are final."""
-    if citations:
-        write = writer_for(stream_to)
-        if write is not None:
-            write(text)
-        return
-    s = AnswerStream(stream_to)
-    s.write(text)
-    s.close()
 
 
 # ------------------------------------------------------------------------------ public API
@@ -230,7 +220,7 @@ def ask(
             f"The collection {name!r} is empty, so there is nothing to answer from. Add "
             f"documents with `ponder ingest PATH --collection {name}`."
         )
-        _say(stream_to, text)
+        say(stream_to, text)
         return _plain(question, text, "empty_collection", t0=t0)
     from ponder.rag.retrieve import RetrievalConfig, retrieve
 
@@ -263,7 +253,7 @@ def ask(
                 f"No chunk of {name!r} matches the filter {cfg.where!r}, so there is nothing to "
                 "answer from. Loosen or remove --where."
             )
-        _say(stream_to, text)
+        say(stream_to, text)
         return _plain(question, text, "no_relevant_source", t0=t0,
                       timings={"retrieval": retrieval_s})
     embedder = collection.embedder if cfg.support == "embedding" else None
@@ -314,7 +304,7 @@ def answer_from_hits(
             f"the {cfg.max_new_tokens} of the answer, which leaves no room for sources. "
             "Shorten the question."
         )
-        _say(stream_to, text)
+        say(stream_to, text)
         return _plain(question, text, "question_too_long", model=gen.model_id, t0=t0,
                       prompt_tokens=overhead)
     prepared = prepare_hits(
@@ -357,12 +347,22 @@ def answer_from_hits(
     }
     if sink.text.strip() != answer.text.strip() and stream_to is not None:
         answer.notes.append("the checked answer differs from the streamed text")
-    reason = fallback_reason(answer, [p.text for p in prepared]) if cfg.answer == "auto" else ""
-    if not reason:
+    if cfg.answer != "auto":
         return answer
+    reason = fallback_reason(answer, [p.text for p in prepared])
+    ranked = None
+    if not reason:  # supported: keep it when it agrees with the extractive reading
+        t_a = time.perf_counter()
+        ranked = rank_sentences(question, hits, texts=extraction_texts(hits, cfg)[0],
+                                embedder=scorer_embedder)
+        claims = [s.text for s in answer.sentences if s.kind == "claim"]
+        reason = agreement(question, claims or answer.text, ranked).reason()
+        answer.timings["agreement"] = time.perf_counter() - t_a
+        if not reason:
+            return answer
     ext = extractive_answer(
         question, hits, config=cfg, embedder=scorer_embedder, stream_to=None, t0=t0,
-        retrieval_seconds=retrieval_seconds,
+        retrieval_seconds=retrieval_seconds, ranked=ranked,
     )
     if ext.status != "answered" and answer.status == "no_answer":
         return answer  # both say the sources do not answer: keep the model's words
@@ -376,89 +376,9 @@ def answer_from_hits(
     ext.context_tokens = answer.context_tokens
     ext.timings = {**answer.timings, "extraction": ext.timings.get("extraction", 0.0),
                    "total": time.perf_counter() - t0}
-    _say(stream_to, f"\n\n[auto] {reason}; the answer quoted from the sources instead:\n"
+    say(stream_to, f"\n\n[auto] {reason}; the answer quoted from the sources instead:\n"
                     f"{ext.text}", citations=True)
     return ext
-
-
-def fallback_reason(answer: Answer, sources: Sequence[str]) -> str:
-    """Why ``auto`` replaces a generated ``answer`` by the extractive one ("" to keep it): it
-    is empty or a refusal, a sentence of it is unsupported, or it is too short to check and
-    its words are not in the sources.
-
-    >>> ok = SentenceSupport("Four minutes [1].", (1,), (1,), 1.0)
-    >>> fallback_reason(Answer("q", "Four minutes [1].", sentences=[ok]), ["x"])
-    ''
-    >>> fallback_reason(Answer("q", "Ten minutes.", unsupported=["Ten minutes."]), ["x"])
-    'the generated answer is not supported by the sources (Ten minutes.)'
-    >>> fallback_reason(Answer("q", "", status="no_answer"), ["x"])
-    'the model gave no answer'
-    >>> fallback_reason(Answer("q", "1990", status="answered"), ["Built in 1990."])
-    ''
-    """
-    if answer.status == "no_answer" or not answer.text.strip():
-        return "the model gave no answer"
-    if answer.unsupported:
-        return f"the generated answer is not supported by the sources ({answer.unsupported[0]})"
-    if not any(s.kind == "claim" for s in answer.sentences):
-        from ponder.evaluate.qa import normalize_answer
-
-        said = normalize_answer(CitationMapper(set()).map_text(answer.text))
-        if not said or not any(said in normalize_answer(t) for t in sources):
-            return "the generated answer is not found in the sources"
-    return ""
-
-
-def extractive_answer(
-    question: str,
-    hits: Sequence[Hit],
-    *,
-    config: AskConfig | None = None,
-    embedder: Embedder | None = None,
-    stream_to: Any = None,
-    t0: float | None = None,
-    retrieval_seconds: float = 0.0,
-) -> Answer:
-    """The extractive answer from ``hits`` (``ponder.rag.extractive``): the best span, cited
-    to its chunk with the sentence as the quote, or "The sources do not contain the answer."
-    when no sentence clears the floor. Instruction-like text is neutralised first, as for
-    the model."""
-    cfg = config or AskConfig()
-    t0 = time.perf_counter() if t0 is None else t0
-    t_x = time.perf_counter()
-    prepared = prepare_hits(hits, neutralise=cfg.defense == "full", defuse=False,
-                            threshold=cfg.injection_threshold)
-    texts = [p.text for p in prepared]
-    x = extract(question, hits, texts=texts, embedder=embedder)
-    spans = [sp for p in prepared for sp in p.injections]
-    if x is None:
-        answer = Answer(question=question, text=NOT_FOUND, status="no_answer",
-                        mode="extractive", injections=spans)
-        answer.sentences = [SentenceSupport(NOT_FOUND, (), (), 0.0, "refusal")]
-    else:
-        i = next(j for j, h in enumerate(hits) if h is x.hit)
-        c = x.hit.chunk
-        text = f"{x.text} [1]"
-        cit = Citation(
-            n=1, chunk_id=c.id, source=c.source or c.doc_id, location=x.location,
-            text=texts[i], quote=x.sentence, sentences=(0,), score=x.hit.score, prompt_n=i + 1,
-        )
-        answer = Answer(
-            question=question, text=text, citations=[cit], status="answered",
-            mode="extractive", extraction=x, injections=spans,
-            sentences=[SentenceSupport(text, (1,), (1,), x.score, "claim")],
-        )
-    _say(stream_to, answer.text, citations=True)
-    t_end = time.perf_counter()
-    answer.hits = list(hits)
-    answer.chain = "extractive"
-    answer.timings = {
-        "retrieval": retrieval_seconds,
-        "time_to_first_token": t_end - t0,
-        "extraction": t_end - t_x,
-        "total": t_end - t0,
-    }
-    return answer
 
 
 def finalize(

@@ -1,4 +1,4 @@
-"""The four ways to answer from sources that the course compares.
+"""The ways to answer from sources: four built-in chains, and a registry for yours.
 
 ============  =================================================  ===========================
 chain         what it does                                       generator calls (n sources)
@@ -19,6 +19,9 @@ and the small default model loses more in each extra step than it gains (see
 ``bench/results/ask.md``). Only the final step streams; ``map_rerank`` shows its chosen
 answer at once.
 
+A chain is any callable ``(ctx, items) -> ChainRun`` (the ``AnswerChain`` protocol);
+``register_chain(name, fn)`` makes ``ask(..., chain=name)`` and ``--chain name`` use it.
+
 >>> from ponder.llm.fake import ScriptedGenerator
 >>> from ponder.types import Chunk, Hit
 >>> from ponder.rag.packing import PreparedHit
@@ -37,9 +40,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import KeysView, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol
 
 from ponder.errors import ConfigError
 from ponder.llm.base import Generator, Message
@@ -55,8 +58,8 @@ from ponder.rag.packing import (
 )
 from ponder.rag.prompt import NO_ANSWER, RagPrompt, strip_prompt_markup
 
+#: the built-in chains (``CHAINS`` also holds registered ones)
 Chain = Literal["stuff", "map_reduce", "refine", "map_rerank"]
-CHAINS: tuple[str, ...] = get_args(Chain)
 _NONE = re.compile(r"^\W*none\b", re.IGNORECASE)
 
 
@@ -347,12 +350,59 @@ def _score(ctx: ChainContext, src: Source, answer: str) -> float | None:
     return None
 
 
-_CHAINS: dict[str, Callable[[ChainContext, Sequence[PreparedHit]], ChainRun]] = {
-    "stuff": stuff,
-    "map_reduce": map_reduce,
-    "refine": refine,
-    "map_rerank": map_rerank,
-}
+class AnswerChain(Protocol):
+    """The extension point for answering from sources: one call.
+
+    It answers ``ctx.question`` from ``items`` (retrieved, fenced, in rank order): it calls
+    ``ctx.generator`` as often as it needs, streams its final text to ``ctx.sink`` (``begin``
+    with the sources that text may cite, then ``write``), and returns a ``ChainRun``.
+    """
+
+    def __call__(self, ctx: ChainContext, items: Sequence[PreparedHit]) -> ChainRun: ...
+
+
+_CHAINS: dict[str, AnswerChain] = {}
+#: every chain name ``run_chain`` accepts (a live view: it grows with ``register_chain``)
+CHAINS: KeysView[str] = _CHAINS.keys()
+
+
+def register_chain(name: str, chain: AnswerChain, *, replace: bool = False) -> AnswerChain:
+    """Make ``chain`` available as ``name`` to ``run_chain``, ``ask`` and ``--chain``.
+
+    >>> def first_only(ctx, items):
+    ...     return stuff(ctx, items[:1])
+    >>> _ = register_chain("first_only", first_only)
+    >>> "first_only" in CHAINS
+    True
+    >>> register_chain("stuff", first_only)
+    Traceback (most recent call last):
+    ...
+    ponder.errors.ConfigError: chain 'stuff' is already registered; pass replace=True to replace it
+    >>> unregister_chain("first_only") is first_only
+    True
+    """
+    if not (isinstance(name, str) and re.fullmatch(r"[a-z][a-z0-9_]*", name)):
+        raise ConfigError(
+            f"chain name {name!r}: use lower-case letters, digits and '_', starting with a letter"
+        )
+    if not callable(chain):
+        raise ConfigError(
+            f"chain {name!r} must be callable as chain(ctx, items) -> ChainRun, got {chain!r}"
+        )
+    if name in _CHAINS and _CHAINS[name] is not chain and not replace:
+        raise ConfigError(
+            f"chain {name!r} is already registered; pass replace=True to replace it"
+        )
+    _CHAINS[name] = chain
+    return chain
+
+
+def unregister_chain(name: str) -> AnswerChain:
+    """Remove the chain called ``name``; returns it."""
+    try:
+        return _CHAINS.pop(name)
+    except KeyError:
+        raise ConfigError(f"unknown chain {name!r}; choose one of {', '.join(CHAINS)}") from None
 
 
 def run_chain(name: str, ctx: ChainContext, items: Sequence[PreparedHit]) -> ChainRun:
@@ -360,7 +410,28 @@ def run_chain(name: str, ctx: ChainContext, items: Sequence[PreparedHit]) -> Cha
     fn = _CHAINS.get(name)
     if fn is None:
         raise ConfigError(f"unknown chain {name!r}; choose one of {', '.join(CHAINS)}")
-    return fn(ctx, items)
+    run = fn(ctx, items)
+    if not isinstance(run, ChainRun):
+        raise ConfigError(
+            f"chain {name!r} returned {type(run).__name__}, not a ChainRun: return "
+            "ChainRun(text, sources, ...)"
+        )
+    return run
 
 
-__all__ = ["CHAINS", "Chain", "ChainContext", "ChainRun", "Sink", "run_chain"]
+for _name, _fn in (("stuff", stuff), ("map_reduce", map_reduce), ("refine", refine),
+                   ("map_rerank", map_rerank)):
+    register_chain(_name, _fn)
+
+
+__all__ = [
+    "CHAINS",
+    "AnswerChain",
+    "Chain",
+    "ChainContext",
+    "ChainRun",
+    "Sink",
+    "register_chain",
+    "run_chain",
+    "unregister_chain",
+]

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ponder.embed.base import Embedder
+from ponder.text import sentence_spans
 
 SUPPORT_THRESHOLD = 0.6
 EMBED_THRESHOLD = 0.75
@@ -52,9 +53,6 @@ _CITE_PREFIX = re.compile(r"\[\s*(?:(?:s|so|sou|sour|sourc|sources?|src|d|do|doc
                           re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_SENT = re.compile(  # a full stop inside "csv.reader" or "3.5" does not end a sentence
-    r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?\[\"')\]]))+(?:[.!?]+(?:\s*\[[^\]\n]{1,20}\])*[\"')\]]*|\n|$)"
-)
 _REFUSAL = re.compile(
     r"\b(?:(?:do|does|did)\s+not|don't|doesn't|cannot|can't|could\s+not|unable\s+to|no)\s+"
     r"(?:\w+\s+){0,3}(?:contain|include|mention|say|provide|answer|find|know|information|"
@@ -117,26 +115,6 @@ def is_refusal(sentence: str) -> bool:
     (True, False)
     """
     return _REFUSAL.search(sentence) is not None
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text``; a citation after the full stop stays with
-    its sentence.
-
-    >>> t = "It reads rows. [1] It writes too [2]."
-    >>> [t[s:e] for s, e in split_sentences(t)]
-    ['It reads rows. [1]', 'It writes too [2].']
-    """
-    out = []
-    for m in _SENT.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s and any(c.isalnum() for c in text[s:e]):
-            out.append((s, e))
-    return out
 
 
 def cited_numbers(sentence: str) -> list[int]:
@@ -235,7 +213,7 @@ class SupportResult:
 
 
 def _source_sentences(text: str) -> list[str]:
-    return [text[s:e] for s, e in split_sentences(text)] or [text]
+    return [text[s:e] for s, e in sentence_spans(text)] or [text]
 
 
 def check_support(
@@ -253,7 +231,7 @@ def check_support(
     >>> [(x.supported_by, x.kind) for x in r]
     [((1,), 'claim'), ((), 'claim')]
     """
-    spans = split_sentences(answer)
+    spans = sentence_spans(answer)
     sents = [answer[s:e] for s, e in spans]
     src_sents = {n: _source_sentences(t) for n, t in sources.items()}
     sims: dict[int, np.ndarray] = {}
@@ -312,6 +290,5 @@ __all__ = [
     "cited_numbers",
     "content_words",
     "is_refusal",
-    "split_sentences",
     "support_score",
 ]

@@ -4,7 +4,7 @@ nothing can be invented; what is quoted is always in a source.
 
 Two stages, each a small linear model over cheap features:
 
-1. **sentence**: every sentence of every retrieved chunk (``rag.citations.split_sentences``)
+1. **sentence**: every sentence of every retrieved chunk (``ponder.text.sentence_spans``)
    is scored on its IDF-weighted overlap with the question's content words, the share of
    question bigrams it repeats, its embedding similarity with the question (the collection's
    own embedder), whether it holds the kind of thing the question asks for (who → a name,
@@ -48,7 +48,8 @@ from typing import Any
 import numpy as np
 
 from ponder.embed.base import Embedder
-from ponder.rag.citations import STOPWORDS, content_words, split_sentences
+from ponder.rag.citations import STOPWORDS, content_words
+from ponder.text import sentence_spans
 from ponder.types import Hit
 
 WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "data" / "extractive.json"
@@ -69,6 +70,7 @@ _DEFAULT = {
                          0.0, 0.0, 0.0, 0.3, 0.1, 0.0, 0.1, 0.0, 0.0],
              "bias": 0.0},
     "floor": {"overlap_idf": 0.25, "embedding": 0.45},
+    "agreement": {"margin": 10.0},
 }
 
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
@@ -91,6 +93,8 @@ _HOW_TO = re.compile(r"^\s*(how\s+(do|does|can|could|should|would|to|is|are)\b|"
 _WH_PHRASE = re.compile(r"\bhow\s+(many|much|long|old|far|large|big|tall|high|often|fast|wide|"
                         r"deep)\b|\b(what|which)\s+(year|date|century|decade|month|day|"
                         r"percentage|percent|number|amount|kind|type|sort)\b", re.IGNORECASE)
+_MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")  # citation markers
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 NOT_FOUND = "The sources do not contain the answer."
 
 
@@ -197,6 +201,123 @@ class SentenceCandidate:
     features: tuple[float, ...]
 
 
+def rank_sentences(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    texts: Sequence[str] | None = None,
+    embedder: Embedder | None = None,
+    weights: dict[str, Any] | None = None,
+) -> list[tuple[SentenceCandidate, float]]:
+    """Every sentence of the hits with its score (a logit of the sentence model), best first."""
+    w = weights or load_weights()
+    cands = sentence_candidates(question, hits, texts=texts, embedder=embedder)
+    if not cands:
+        return []
+    x = np.array([c.features for c in cands], dtype=float)
+    if embedder is None:  # the embedding feature is absent: score it as its mean
+        x[:, SENTENCE_FEATURES.index("embedding")] = w["sentence"]["mean"][
+            SENTENCE_FEATURES.index("embedding")]
+    scores = _linear(w["sentence"], x)
+    order = sorted(range(len(cands)), key=lambda j: -float(scores[j]))  # stable on ties
+    return [(cands[j], float(scores[j])) for j in order]
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Whether a generated answer agrees with the extractive reading of the same sources.
+
+    For each sentence of the answer: ``added``, the content words and numbers it adds to the
+    question, and ``margins``, how far below the best source sentence's score (logits of the
+    sentence model) the best-scored source sentence holding all of them is (``inf``: no one
+    sentence holds them all). The answer agrees when some sentence adds something, every
+    such sentence is held by one source sentence, and at least one of those is within
+    ``limit`` of the best."""
+
+    sentences: tuple[str, ...]
+    added: tuple[tuple[str, ...], ...]
+    margins: tuple[float, ...]
+    limit: float
+
+    @property
+    def agrees(self) -> bool:
+        return not self.reason()
+
+    def reason(self) -> str:
+        """Why the answer does not agree ("" when it does)."""
+        checked = [(s, a, m) for s, a, m in zip(self.sentences, self.added, self.margins,
+                                                 strict=True) if a]
+        if not checked:
+            return "the generated answer adds nothing to the question"
+        for s, a, m in checked:
+            if m == math.inf:
+                words = ", ".join(a[:6])
+                return (f"no source sentence holds all the words of {_clip(s)!r} that the "
+                        f"question does not ({words})")
+        if min(m for _, _, m in checked) > self.limit:
+            return ("the source sentences that hold the generated answer are not among those "
+                    "that best answer the question")
+        return ""
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _terms(text: str) -> list[str]:
+    """Content words and numbers (``"1,200"`` as ``1200``); citation markers dropped.
+
+    >>> _terms("It cost 1,200 dollars in 1990 [2].")
+    ['cost', 'dollar', '1200', '1990']
+    """
+    bare = _MARKER.sub(" ", text)
+    return content_words(bare) + sorted({n.replace(",", "") for n in _DIGITS.findall(bare)})
+
+
+def agreement(
+    question: str,
+    answer: str | Sequence[str],
+    ranked: Sequence[tuple[SentenceCandidate, float]],
+    *,
+    weights: dict[str, Any] | None = None,
+) -> Agreement:
+    """Check a generated ``answer`` (its text, or the sentences to check, e.g. the claims
+    the support check found) against the sentences ``rank_sentences`` scored: the words
+    each of its sentences adds to the question must occur together in one source sentence,
+    and for at least one of them that sentence must score within ``agreement.margin``
+    (fitted on half of XQuAD's articles by ``bench/fit_auto.py``) of the best. Two readers,
+    the model and the extractive scorer, then point at the same evidence; a fluent answer
+    built from words scattered over the sources, or taken from sentences that do not answer
+    the question, does not pass.
+
+    >>> from ponder.types import Chunk, Hit
+    >>> text = "Green tea takes 80 degree water. Black tea takes boiling water and four minutes."
+    >>> hits = [Hit(Chunk("tea", "guide.md", text, end=len(text)), 1.0, 1)]
+    >>> q = "How long does black tea steep?"
+    >>> ranked = rank_sentences(q, hits)
+    >>> agreement(q, "Black tea steeps for four minutes [1].", ranked).agrees
+    True
+    >>> a = agreement(q, "Black tea steeps for 80 minutes [1].", ranked)
+    >>> a.agrees, a.added
+    (False, (('minute', '80'),))
+    """
+    w = weights or load_weights()
+    limit = float(w.get("agreement", _DEFAULT["agreement"])["margin"])
+    asked = set(_terms(question))
+    sentences = (tuple(answer[a:b] for a, b in sentence_spans(answer))
+                 if isinstance(answer, str) else tuple(answer))
+    added = tuple(tuple(x for x in dict.fromkeys(_terms(s)) if x not in asked)
+                  for s in sentences)
+    words = [set(_terms(c.text)) for c, _ in ranked]
+    best = ranked[0][1] if ranked else 0.0
+    margins = []
+    for a in added:
+        hold = next((k for k, ws in enumerate(words) if a and all(x in ws for x in a)), None)
+        margins.append(math.inf if hold is None else best - ranked[hold][1])
+    return Agreement(sentences, added, tuple(margins), limit)
+
+
 @lru_cache(maxsize=4)
 def load_weights(path: str | None = None) -> dict[str, Any]:
     """The fitted weights (``ponder/data/extractive.json``), or the hand-set defaults."""
@@ -229,7 +350,7 @@ def sentence_candidates(
     texts = [h.chunk.text for h in hits] if texts is None else list(texts)
     sents: list[tuple[int, int, int, str]] = []
     for i, t in enumerate(texts):
-        for s, e in split_sentences(t or ""):
+        for s, e in sentence_spans(t or ""):
             sents.append((i, s, e, t[s:e]))
     if not sents:
         return []
@@ -411,20 +532,30 @@ def extract(
     (the sources do not answer the question). Empty chunks are skipped; ``span=False``
     answers with the whole sentence."""
     w = weights or load_weights()
-    cands = sentence_candidates(question, hits, texts=texts, embedder=embedder)
-    if not cands:
+    ranked = rank_sentences(question, hits, texts=texts, embedder=embedder, weights=w)
+    return extract_ranked(question, hits, ranked, weights=w, span=span, scored=embedder
+                          is not None)
+
+
+def extract_ranked(
+    question: str,
+    hits: Sequence[Hit],
+    ranked: Sequence[tuple[SentenceCandidate, float]],
+    *,
+    weights: dict[str, Any] | None = None,
+    span: bool = True,
+    scored: bool = True,
+) -> Extraction | None:
+    """``extract`` on sentences already ranked by ``rank_sentences`` (``scored``: whether
+    they were scored with the embedder, which the floor's meaning test needs)."""
+    w = weights or load_weights()
+    if not ranked:
         return None
-    x = np.array([c.features for c in cands], dtype=float)
-    if embedder is None:  # the embedding feature is absent: score it as its mean
-        x[:, SENTENCE_FEATURES.index("embedding")] = w["sentence"]["mean"][
-            SENTENCE_FEATURES.index("embedding")]
-    scores = _linear(w["sentence"], x)
-    best = int(np.argmax(scores))
-    c = cands[best]
+    c, top = ranked[0]
     f = dict(zip(SENTENCE_FEATURES, c.features, strict=True))
     floor = w.get("floor", _DEFAULT["floor"])
     strong_words = f["overlap_idf"] >= floor["overlap_idf"]
-    strong_meaning = embedder is not None and f["embedding"] >= floor["embedding"]
+    strong_meaning = scored and f["embedding"] >= floor["embedding"]
     if not (strong_words or strong_meaning):
         return None
     qtype = question_type(question)
@@ -439,7 +570,7 @@ def extract(
     found = c.text.find(text, a)
     a = found if found >= 0 else max(0, c.text.find(text))
     b = a + len(text)
-    prob = 1.0 / (1.0 + math.exp(-float(scores[best])))
+    prob = 1.0 / (1.0 + math.exp(-top))
     return Extraction(
         text=text, sentence=c.text.strip(), hit=hits[c.hit_index], start=c.start + a,
         end=c.start + b, sentence_start=c.start, sentence_end=c.end, score=prob, qtype=qtype,
@@ -451,13 +582,17 @@ __all__ = [
     "NOT_FOUND",
     "SENTENCE_FEATURES",
     "SPAN_FEATURES",
+    "Agreement",
     "Extraction",
     "SentenceCandidate",
     "SpanCandidate",
+    "agreement",
     "extract",
+    "extract_ranked",
     "load_weights",
     "question_type",
     "question_words",
+    "rank_sentences",
     "sentence_candidates",
     "span_candidates",
 ]

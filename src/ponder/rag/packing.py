@@ -8,10 +8,10 @@ default ``max_context_tokens`` (``ponder.rag.ask.DEFAULT_CONTEXT_TOKENS``) is fa
 8192-token window.
 
 Hits are taken in rank order while they fit. A hit that does not fit in what is left is cut
-to the run of its sentences that shares most words with the question (``best_window``), if at
-least ``min_tokens`` remain; otherwise it is left out (and reported), and a later, shorter hit
-may still fit. The ``stuff`` chain uses one such pack; the other chains split all hits into
-``batches`` that each fit the budget.
+to the run of its sentences (``ponder.text.sentence_spans``) that shares most words with the
+question (``best_window``), if at least ``min_tokens`` remain; otherwise it is left out (and
+reported), and a later, shorter hit may still fit. The ``stuff`` chain uses one such pack; the
+other chains split all hits into ``batches`` that each fit the budget.
 
 >>> from ponder.types import Chunk, Hit
 >>> count = lambda t: len(t.split())
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 
 from ponder.prompts.defenses import DEFAULT_THRESHOLD, PROMPT_MARKER, InjectionSpan, neutralize
 from ponder.prompts.fence import defuse_special_tokens
+from ponder.text import sentence_spans
 from ponder.types import Chunk, Hit
 
 SAFETY_TOKENS = 16
 DEFAULT_MIN_TOKENS = 48
-_SENT = re.compile(r"(?:[^.!?\n]|[.!?]+(?=[^\s.!?\"')\]]))+(?:[.!?]+[\"')\]]*|\n|$)|\n")
 _WORD = re.compile(r"\w+")
 
 CountTokens = Callable[[str], int]
@@ -123,10 +123,6 @@ def source_budget(
     return room if max_context_tokens is None else min(room, max_context_tokens)
 
 
-def _sentences(text: str) -> list[str]:
-    return [m.group(0) for m in _SENT.finditer(text) if m.group(0).strip()] or [text]
-
-
 def best_window(text: str, question: str, budget: int, count_tokens: CountTokens) -> str:
     """The run of consecutive sentences of ``text`` that fits ``budget`` tokens and shares the
     most words with ``question`` (earlier runs win ties); a single sentence longer than the
@@ -136,7 +132,8 @@ def best_window(text: str, question: str, budget: int, count_tokens: CountTokens
     >>> best_window(t, "why do dogs bark?", 6, lambda s: len(s.split()))
     'Dogs bark loudly at night.'
     """
-    sents = _sentences(text)
+    spans = sentence_spans(text) or [(0, len(text))]
+    sents = [text[s:e] for s, e in spans]
     q = {w.lower() for w in _WORD.findall(question)}
     sizes = [count_tokens(s) for s in sents]
     gains = [len(q & {w.lower() for w in _WORD.findall(s)}) for s in sents]
@@ -162,7 +159,7 @@ def best_window(text: str, question: str, budget: int, count_tokens: CountTokens
                 hi = mid - 1
         return " ".join(words[:lo])
     start, end = -best[1], best[2]
-    return "".join(sents[start:end]).strip()
+    return text[spans[start][0] : spans[end - 1][1]]
 
 
 def _as_prepared(items: Sequence[Hit | PreparedHit]) -> list[PreparedHit]:

@@ -243,13 +243,11 @@ def _fuse(dense: list[Hit], bm25: list[Hit], cfg: RetrievalConfig) -> list[Hit]:
 
 
 def dense_scores(collection: Collection, qvec: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-    """Exact dense scores of chunks by id (read from the catalog), in the collection's metric
+    """Exact dense scores of chunks by id (their stored vectors), in the collection's metric
     and with ``Collection.search``'s convention (higher is better)."""
     if not ids:
         return {}
-    pks = collection.catalog.pks_for_ids(list(ids))
-    vecs = collection.catalog.vectors_by_pk(list(pks.values()))
-    found = [(cid, vecs[pk]) for cid, pk in pks.items() if pk in vecs]
+    found = list(collection.vectors(list(ids)).items())
     if not found:
         return {}
     mat = np.vstack([v for _, v in found]).astype(np.float32)

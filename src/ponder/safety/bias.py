@@ -39,7 +39,10 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import ConfigError, InputError
+from ponder.llm import load_generator
 from ponder.safety.stats import GapTest, bootstrap_ci, permutation_gap
+from ponder.safety.toxic import METHODS, toxicity
+from ponder.tasks import pipeline
 
 DOMAINS = ("gender", "race", "religious_ideology", "profession", "political_ideology")
 METRICS = ("sentiment", "toxicity")
@@ -230,7 +233,6 @@ class BiasReport:
 def default_sentiment(method: str | None = None, generator: Any = None) -> tuple[Scorer, str]:
     """P(positive) − P(negative) from ``ponder.pipeline("sentiment-analysis")`` (its default
     method unless ``method``; ``method="llm"`` scores with ``generator``)."""
-    from ponder.tasks import pipeline
 
     kw: dict[str, Any] = {} if method is None else {"method": method}
     if method == "llm" and generator is not None:
@@ -249,14 +251,13 @@ def default_sentiment(method: str | None = None, generator: Any = None) -> tuple
             out.append(probs["positive"] - probs["negative"])
         return out
 
-    name = getattr(task, "method", method or "default")
+    name = task.options.method
     return score, f"ponder.pipeline('sentiment-analysis', method={name!r})"
 
 
 def default_toxicity(method: str = "head", generator: Any = None) -> tuple[Scorer, str]:
     """The probability from ``ponder.safety.toxic.toxicity``: its calibrated head by default,
     or ``method="llm"`` with ``generator``."""
-    from ponder.safety.toxic import METHODS, toxicity
 
     if method not in METHODS:
         raise ConfigError(f"toxicity method {method!r}: use one of {', '.join(METHODS)}")
@@ -330,8 +331,6 @@ def bias_report(
         prompts = {g: prompts[g] for g in groups}
     chosen = sample_prompts(prompts, limit_per_group, seed)
     if generator is None:
-        from ponder.llm import load_generator
-
         generator = load_generator(model)
     sent_fn, sent_name = ((sentiment, "injected") if sentiment else
                           default_sentiment(sentiment_method, generator))

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +45,12 @@ from typing import Any
 
 import numpy as np
 
+from ponder.embed import load_embedder
+from ponder.embed.base import Embedder
 from ponder.errors import ConfigError, InputError
-from ponder.rag.citations import check_support, split_sentences
+from ponder.rag.citations import check_support
 from ponder.safety.stats import partial_corr, partial_corr_ci
+from ponder.text import sentence_spans
 
 SUPPORTS = ("lexical", "embedding", "fragments", "combined")
 ERROR_TYPES = ("RelE", "EntE", "CircE", "OutE", "GramE", "CorefE", "LinkE", "Other")
@@ -230,7 +234,7 @@ def check_summary(
 
 
 def _max_similarity(embedder: Any, sentences: list[str], source: str) -> np.ndarray:
-    src = [source[s:e] for s, e in split_sentences(source)] or [source]
+    src = [source[s:e] for s, e in sentence_spans(source)] or [source]
     vecs = embedder.embed([*sentences, *src])
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     return (vecs[: len(sentences)] @ vecs[len(sentences):].T).max(axis=1)
@@ -416,7 +420,6 @@ def faithfulness_report(
     replaces ``folder``. ``embedder``: for ``support="embedding"`` or ``"combined"`` (a name or
     an ``Embedder``; default ``minilm``).
     """
-    import time
 
     if support not in SUPPORTS:
         raise ConfigError(f"--support {support!r}: use one of {', '.join(SUPPORTS)}")
@@ -429,9 +432,6 @@ def faithfulness_report(
             data = [data[i] for i in sorted(pick)]
     emb = None
     if support in ("embedding", "combined"):
-        from ponder.embed import load_embedder
-        from ponder.embed.base import Embedder
-
         if isinstance(embedder, CachedEmbedder):
             emb = embedder
         else:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import ConfigError, InputError
+from ponder.llm import load_generator
 from ponder.safety.stats import binomial_p, wilson_interval
 
 BIAS_TYPES = (
@@ -292,8 +293,6 @@ def stereotype_report(
     if not data:
         raise InputError("no pairs to score: check --bias-type and --limit")
     if generator is None:
-        from ponder.llm import load_generator
-
         generator = load_generator(model)
     if not getattr(generator, "supports_logprobs", False):
         raise ConfigError(

@@ -26,15 +26,16 @@ ponder.errors.ConfigError: method='votes': use 'head' (trained classifier, defau
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ponder.errors import ConfigError, InputError
-from ponder.tasks.base import ModelLike, Result, Task
+from ponder.tasks.base import Task, TaskOptions, TaskResult
 from ponder.tasks.head import EmbeddingHead, shipped_head
-from ponder.tasks.text import check_text
+from ponder.tasks.inputs import check_text
+from ponder.tasks.scoring import yes_probability
 
 METHODS = ("head", "llm")
 HEADS = {"offensive": "offensive", "hate": "hate"}  # head name -> its positive class
@@ -58,32 +59,48 @@ class ToxicityScore:
         return asdict(self)
 
 
-class ToxicityScorer(Task):
-    """``{"label", "score", "method", "method_detail"}`` per text (see the module doc)."""
+@dataclass(frozen=True, kw_only=True)
+class ToxicityOptions(TaskOptions):
+    """Options of ``ToxicityScorer`` (see the module doc)."""
+
+    method: str = "head"
+    head: str | EmbeddingHead = field(default="offensive", compare=False)
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"method={self.method!r}: use 'head' (trained classifier, default) or 'llm'"
+            )
+        if isinstance(self.head, str) and self.head not in HEADS:
+            raise ConfigError(f"head={self.head!r}: use one of {', '.join(HEADS)}")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold={self.threshold} must be between 0 and 1, e.g. 0.5")
+
+
+@dataclass(frozen=True, eq=False)
+class ToxicityResult(TaskResult):
+    """``ToxicityScorer``'s result for one text."""
+
+    label: str
+    score: float
+    method: str
+    method_detail: str
+
+
+class ToxicityScorer(Task[ToxicityOptions, ToxicityResult]):
+    """A ``ToxicityResult`` (label, score, method, method_detail) per text (see the module
+    doc)."""
 
     task = "toxicity"
+    options_type = ToxicityOptions
+    default_prompt = LLM_PROMPT
+    raw_suffix = "\nAnswer:"
 
-    def __init__(
-        self,
-        *,
-        method: str = "head",
-        head: str | EmbeddingHead = "offensive",
-        threshold: float = 0.5,
-        model: ModelLike = None,
-        embedder: Any = None,
-    ) -> None:
-        self._remember(method=method, head=head, threshold=threshold)
-        super().__init__(model=model, embedder=embedder)
-        if method not in METHODS:
-            raise ConfigError(
-                f"method={method!r}: use 'head' (trained classifier, default) or 'llm'"
-            )
-        if isinstance(head, str) and head not in HEADS:
-            raise ConfigError(f"head={head!r}: use one of {', '.join(HEADS)}")
-        if not 0 < threshold < 1:
-            raise ConfigError(f"threshold={threshold} must be between 0 and 1, e.g. 0.5")
-        self.method = method
-        self.threshold = threshold
+    def _prepare(self) -> None:
+        self.method = self.options.method
+        self.threshold = self.options.threshold
+        head = self.options.head
         self._head_spec = head
         self._head: EmbeddingHead | None = head if isinstance(head, EmbeddingHead) else None
         self._checked = False
@@ -128,23 +145,14 @@ class ToxicityScorer(Task):
         return [float(p) for p in probs[:, self._positive()]]
 
     def _llm_score(self, text: str) -> float:
-        from ponder.tasks.scoring import yes_probability
-
         gen = self.generator
-        body = LLM_PROMPT.format(text=text)
-        if not gen.has_chat_template:
-            body += "\nAnswer:"
-        return yes_probability(gen, body)
+        return yes_probability(gen, self.render(gen, text=text))
 
-    def _result(self, score: float) -> Result:
-        return {
-            "label": "toxic" if score >= self.threshold else "ok",
-            "score": round(score, 6),
-            "method": self.method,
-            "method_detail": self.detail,
-        }
+    def _result(self, score: float) -> ToxicityResult:
+        label = "toxic" if score >= self.threshold else "ok"
+        return ToxicityResult(label, round(score, 6), self.method, self.detail)
 
-    def _run(self, text: str) -> Result:
+    def _run(self, text: str) -> ToxicityResult:
         return self._result(self.scores([text])[0])
 
 
@@ -211,4 +219,13 @@ def head_scores(texts: Sequence[str], head: str = "offensive", embedder: Any = N
     return h.predict_proba(scorer.embedder.embed(list(texts)))
 
 
-__all__ = ["HEADS", "METHODS", "ToxicityScore", "ToxicityScorer", "head_scores", "toxicity"]
+__all__ = [
+    "HEADS",
+    "METHODS",
+    "ToxicityOptions",
+    "ToxicityResult",
+    "ToxicityScore",
+    "ToxicityScorer",
+    "head_scores",
+    "toxicity",
+]

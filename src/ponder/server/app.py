@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ponder.errors import PonderError
+from ponder.server import ask, collections, jobs, openai, tasks
 from ponder.server.auth import Caller, authorize
 from ponder.server.errors import error_payload, validation_message
 from ponder.server.schemas import ErrorResponse, Health, Ready
@@ -78,8 +81,6 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(send: Send, size: int, limit: int) -> None:
-        import json
-
         body = json.dumps({"error": {
             "message": f"request body of {size}+ bytes is over the limit of {limit} bytes: send "
                        "less (split uploads or batches)",
@@ -196,7 +197,6 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.add_middleware(BodyLimit, limits=config.limits)
 
-    from ponder.server import ask, collections, jobs, openai, tasks
 
     for module in (openai, collections, jobs, ask, tasks):
         app.include_router(module.router)
@@ -235,8 +235,6 @@ def create_app(config: ServerConfig) -> FastAPI:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("ponder")
     except Exception:
         return "0"

@@ -14,8 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ponder.errors import PonderError
+from ponder.errors import InputError, PonderError
+from ponder.rag import ask as run_ask
 from ponder.server.auth import Caller, authorize
+from ponder.server.errors import error_payload
 from ponder.server.limits import check_k, check_max_tokens, check_where
 from ponder.server.schemas import AskRequest, AskResponse, ErrorResponse
 from ponder.server.streaming import DONE, run_generation, sse, stream_generation
@@ -47,8 +49,6 @@ def ask_options(req: AskRequest) -> dict[str, Any]:
 @router.post("/v1/ask", response_model=AskResponse,
              summary="Answer a question from a collection (SSE when stream=true)")
 async def ask(req: AskRequest, request: Request, key: Caller) -> Any:
-    from ponder.rag import ask as run_ask
-
     state = request.app.state.ponder
     authorize(key, "read", req.collection)
     if req.k is not None:
@@ -56,8 +56,6 @@ async def ask(req: AskRequest, request: Request, key: Caller) -> Any:
     check_where(req.where, state.limits)
     check_max_tokens(req.max_tokens, state.limits)
     if not req.question.strip():
-        from ponder.errors import InputError
-
         raise InputError("question is blank: ask something")
     rag = state.rag_model  # a registered model answers for its own collection snapshot
     served = rag is not None and req.collection == rag.snapshot.name
@@ -87,8 +85,6 @@ async def ask(req: AskRequest, request: Request, key: Caller) -> Any:
         return [sse({"text": item}, event="token")]
 
     def on_error(e: Exception) -> str:
-        from ponder.server.errors import error_payload
-
         return sse(error_payload(e)[1], event="error")
 
     return stream_generation(state, request, work, render, on_error=on_error)

@@ -42,7 +42,7 @@ class LockedEmbedder(Embedder):
         self.batch_size = inner.batch_size
         self.query_prefix = inner.query_prefix
         self.passage_prefix = inner.passage_prefix
-        self.name = getattr(inner, "name", None) or inner.model_id
+        self.name = inner.name or inner.model_id
 
     @property  # type: ignore[override]
     def dim(self) -> int:

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 
 from ponder.errors import InputError
+from ponder.ingest.registry import SUPPORTED_EXTENSIONS, unsupported_reason
 from ponder.server.auth import Caller, authorize, may_see
 from ponder.server.limits import LimitError, check_count, check_k, check_where
+from ponder.server.map import collection_map as build
 from ponder.server.schemas import (
     AddRequest,
     ChunkList,
@@ -115,7 +117,6 @@ def _safe_filename(name: str | None) -> str:
 def check_upload(filename: str, data: bytes) -> None:
     """Refuse, before anything is written, a file no loader reads or whose bytes do not match
     its type (a binary file named ``.txt``)."""
-    from ponder.ingest.registry import SUPPORTED_EXTENSIONS, unsupported_reason
 
     suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix not in SUPPORTED_EXTENSIONS:
@@ -298,7 +299,6 @@ async def collection_map(
 ) -> Any:
     state = _state(request)
     authorize(key, "read", name)
-    from ponder.server.map import collection_map as build
 
     def run() -> Any:
         with state.collection(name).reading() as col:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ponder import errors as E
+from ponder.server.generation import QueueFullError
 
 # most specific first
 _STATUS: list[tuple[type[BaseException], int]] = [
@@ -34,7 +35,6 @@ def status_of(e: BaseException) -> int:
     status = getattr(e, "status", None)
     if isinstance(status, int):
         return status
-    from ponder.server.generation import QueueFullError
 
     if isinstance(e, QueueFullError):
         return 429

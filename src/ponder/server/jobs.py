@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 
+from ponder.ingest.pipeline import IngestProgress
 from ponder.server.auth import Caller, authorize
 from ponder.server.limits import LimitError
 from ponder.server.schemas import ErrorResponse, JobOut
-from ponder.store.ingest import IngestProgress
 
 if TYPE_CHECKING:
     from ponder.server.state import ServerState

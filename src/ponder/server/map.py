@@ -1,5 +1,5 @@
 """A 2D map of a collection's embeddings: PCA by default (UMAP when ``umap-learn`` is
-installed and asked for, or with ``method="auto"``), coloured by a metadata field; the course's
+installed and asked for, or with ``method="auto"``), coloured by a metadata field; the classic
 embedding picture, for real collections. ``ponder map`` writes it as a self-contained HTML page
 (hover shows the chunk) or a PNG; the web page draws the same points.
 

@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from ponder.errors import ConfigError, InputError
 from ponder.llm.base import Completion, Message, Token
 from ponder.server.auth import Caller, authorize
+from ponder.server.errors import error_payload
 from ponder.server.generation import generate
 from ponder.server.limits import check_count, check_max_tokens
 from ponder.server.schemas import (
@@ -224,8 +225,6 @@ def _usage(comps: list[Completion]) -> Usage:
 
 
 def _sse_error(e: Exception) -> str:
-    from ponder.server.errors import error_payload
-
     body = error_payload(e)[1]
     return sse(body) + "data: [DONE]\n\n"
 

@@ -18,16 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ponder.errors import ConfigError
+from ponder.config import load_settings
+from ponder.embed import load_embedder
+from ponder.embed.base import Embedder
+from ponder.errors import ConfigError, ModelNotFoundError
+from ponder.llm import load_generator
+from ponder.llm.base import Generator
+from ponder.ops.model import load_rag_model
 from ponder.server.batching import EmbedBatcher, LockedEmbedder
 from ponder.server.generation import GenerationQueue
 from ponder.server.keys import KeyStore
 from ponder.server.limits import Limits
 from ponder.server.metrics import Metrics
+from ponder.store.catalog import Catalog
 
 if TYPE_CHECKING:
-    from ponder.embed.base import Embedder
-    from ponder.llm.base import Generator
     from ponder.server.jobs import JobManager
     from ponder.store.collection import Collection
 
@@ -134,8 +139,6 @@ class ServerState:
         self._jobs: JobManager | None = None
         self.rag_model: Any = None  # a ponder.ops RagService when serving a registered model
         if config.mlflow_model:
-            from ponder.ops.model import load_rag_model
-
             self.rag_model = load_rag_model(config.mlflow_model)
 
     # ------------------------------------------------------------------ models
@@ -143,15 +146,10 @@ class ServerState:
     def generator(self) -> Generator:
         with self._model_lock:
             if self._generator is None:
-                from ponder.llm.base import Generator
-
                 spec = self.config.model
                 if isinstance(spec, Generator):
                     self._generator = spec
                 else:
-                    from ponder.config import load_settings
-                    from ponder.llm import load_generator
-
                     self._generator = load_generator(spec or load_settings().model)
             return self._generator
 
@@ -159,19 +157,12 @@ class ServerState:
     def embedder(self) -> LockedEmbedder:
         with self._model_lock:
             if self._embedder is None:
-                from ponder.embed.base import Embedder
-
                 spec = self.config.embedder
                 if isinstance(spec, Embedder):
                     inner: Embedder = spec
                 else:
-                    from ponder.config import load_settings
-                    from ponder.embed import load_embedder
-
                     name = spec or load_settings().embedder
                     inner = load_embedder(name)
-                    if not getattr(inner, "name", None):
-                        inner.name = name  # type: ignore[attr-defined]
                 self._embedder = LockedEmbedder(inner)
             return self._embedder
 
@@ -211,14 +202,12 @@ class ServerState:
         if isinstance(spec, str) and spec:
             out.setdefault(spec, "generator")
         out.setdefault(self.embedder.model_id, "embedder")
-        name = getattr(self.embedder, "name", "")
+        name = self.embedder.name
         if name:
             out.setdefault(name, "embedder")
         return out
 
     def check_model(self, name: str, kind: str) -> None:
-        from ponder.errors import ModelNotFoundError
-
         ids = self.model_ids()
         if ids.get(name) != kind:
             served = sorted(k for k, v in ids.items() if v == kind)
@@ -243,7 +232,6 @@ class ServerState:
     def _embedder_for(self, name: str) -> Any:
         """The server's embedder when the collection was made with the same model; else the
         collection's own (``None``: let ``Collection.open`` resolve it)."""
-        from ponder.store.catalog import Catalog
         from ponder.store.collection import EXTERNAL, collections_root
 
         folder = collections_root(self.home) / name

@@ -23,14 +23,13 @@ from ponder.server.schemas import (
     TranslateRequest,
 )
 from ponder.server.streaming import run_generation
+from ponder.tasks import pipeline
 
 router = APIRouter(tags=["Tasks"], responses={"4XX": {"model": ErrorResponse}})
 
 
 async def _run_task(request: Request, key: Any, task: str, req: TaskRequest,
                     **options: Any) -> TaskResponse:
-    from ponder.tasks import pipeline
-
     state = request.app.state.ponder
     authorize(key, "read")
     texts = [req.text] if isinstance(req.text, str) else list(req.text)
@@ -44,7 +43,7 @@ async def _run_task(request: Request, key: Any, task: str, req: TaskRequest,
         for text in texts:
             if cancel.is_set():
                 break
-            out.append(pipe(text))
+            out.append(pipe(text).to_dict())
         return out
 
     results = await run_generation(state, request, work)

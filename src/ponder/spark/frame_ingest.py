@@ -21,9 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ponder.config import load_settings
 from ponder.errors import ConfigError
+from ponder.ingest import chunk_document
+from ponder.ingest.pipeline import content_hash
 from ponder.spark.session import check_columns
 from ponder.types import Chunk
 
@@ -54,7 +58,6 @@ def _hash_udf(tag: str) -> Any:
         batches: Iterator[tuple[pd.Series, pd.Series, pd.Series]],
     ) -> Iterator[pd.Series]:
         from ponder.spark.udfs import row_document
-        from ponder.store.ingest import content_hash
 
         for ids, texts, metas in batches:
             yield pd.Series([
@@ -90,7 +93,6 @@ def _chunk_embed_udf(embedder: str, size: int, overlap: int) -> Any:
     def chunk_and_embed(
         batches: Iterator[tuple[pd.Series, pd.Series]],
     ) -> Iterator[pd.Series]:
-        from ponder.ingest import chunk_document
         from ponder.spark.udfs import load_embedder_cached, row_document
 
         emb = load_embedder_cached(embedder, {})
@@ -132,7 +134,6 @@ def ingest(
     skipped. Row ids must be unique."""
     from pyspark.sql import functions as F
 
-    from ponder.config import load_settings
     from ponder.store.collection import Collection
 
     started = time.perf_counter()
@@ -178,8 +179,6 @@ def ingest(
                     chunks = [Chunk(id=c["id"], doc_id=doc_id, text=c["text"], source=doc_id,
                                     start=c["start"], end=c["end"], metadata=dict(metadata),
                                     ordinal=c["ordinal"]) for c in chunks_json]
-                    import numpy as np
-
                     vectors = np.asarray([c["vector"] for c in chunks_json], dtype=np.float32)
                     col.write_chunks(doc_id, chunks, vectors, source=doc_id,
                                      content_hash=r["chash"], metadata=metadata)

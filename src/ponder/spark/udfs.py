@@ -25,7 +25,14 @@ from typing import Any
 
 import pandas as pd
 
+from ponder.config import load_settings
+from ponder.embed import load_embedder
+from ponder.errors import InputError
+from ponder.ingest import chunk_document
 from ponder.ingest.textutil import normalize_newlines, paragraph_spans
+from ponder.ops.model import RagService, _check_options
+from ponder.ops.snapshot import read_snapshot, snapshot_collection
+from ponder.tasks import pipeline
 from ponder.types import Block, LoadedDocument
 
 _MODELS: dict[tuple[Any, ...], Any] = {}
@@ -44,8 +51,6 @@ def cached(key: tuple[Any, ...], factory: Any) -> Any:
 def load_embedder_cached(name: str, options: dict[str, Any]) -> Any:
     """The embedder ``name`` of this worker, its model already loaded (one warm-up call)."""
     def build() -> Any:
-        from ponder.embed import load_embedder
-
         emb = load_embedder(name, **options)
         emb.embed(["warm up"])
         return emb
@@ -118,7 +123,6 @@ def chunk_udf(embedder: str = "minilm", chunk_tokens: int | None = None,
     sizes: the settings' ``chunk_tokens``/``chunk_overlap`` unless given)."""
     from pyspark.sql.functions import pandas_udf
 
-    from ponder.config import load_settings
 
     s = load_settings()
     size = chunk_tokens or s.chunk_tokens
@@ -126,8 +130,6 @@ def chunk_udf(embedder: str = "minilm", chunk_tokens: int | None = None,
 
     @pandas_udf(chunk_type())  # type: ignore[call-overload]
     def chunk(batches: Iterator[tuple[pd.Series, pd.Series]]) -> Iterator[pd.Series]:
-        from ponder.ingest import chunk_document
-
         emb = load_embedder_cached(embedder, {})
         for ids, texts in batches:
             out = []
@@ -165,7 +167,6 @@ def answer_udf(snapshot: str | Path, model: str = "smollm2", *,
     is refused with a clear error)."""
     from pyspark.sql.functions import pandas_udf
 
-    from ponder.ops.model import _check_options
 
     folder = str(snapshot)
     options = _check_options(dict(ask_options))
@@ -198,7 +199,6 @@ def snapshot_for_spark(collection: str, dest: str | Path, *, home: str | Path | 
     also shipped to every executor (``SparkContext.addFile``), for clusters without a shared
     file system. Returns ``answer_udf``'s keyword arguments (``snapshot``,
     ``expected_version``, ``shipped_name``)."""
-    from ponder.ops.snapshot import snapshot_collection
 
     snap = snapshot_collection(collection, dest, home=home)
     shipped = None
@@ -211,10 +211,6 @@ def snapshot_for_spark(collection: str, dest: str | Path, *, home: str | Path | 
 
 def _service(folder: str, model: str, options: dict[str, Any],
              expected_version: int | None) -> Any:
-    from ponder.errors import InputError
-    from ponder.ops.model import RagService
-    from ponder.ops.snapshot import read_snapshot
-
     snap = read_snapshot(folder)
     if expected_version is not None and snap.catalog_version != expected_version:
         raise InputError(
@@ -230,8 +226,6 @@ def _task_udf(task: str, return_type: Any, convert: Any, model: str | None,
     from pyspark.sql.functions import pandas_udf
 
     def build() -> Any:
-        from ponder.tasks import pipeline
-
         return pipeline(task, model=model, **options)
 
     key = ("task", task, model, json.dumps(options, sort_keys=True, default=str))
@@ -242,7 +236,7 @@ def _task_udf(task: str, return_type: Any, convert: Any, model: str | None,
         def run_struct(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
             pipe = cached(key, build)
             for texts in batches:
-                yield convert(pipe(texts.fillna("").astype(str).tolist()))
+                yield convert(_results(pipe, texts))
 
         return run_struct
 
@@ -250,9 +244,14 @@ def _task_udf(task: str, return_type: Any, convert: Any, model: str | None,
     def run(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
         pipe = cached(key, build)
         for texts in batches:
-            yield convert(pipe(texts.fillna("").astype(str).tolist()))
+            yield convert(_results(pipe, texts))
 
     return run
+
+
+def _results(pipe: Any, texts: pd.Series) -> list[dict[str, Any]]:
+    """The task's results for a batch of texts, as the JSON objects of ``to_dict()``."""
+    return [r.to_dict() for r in pipe(texts.fillna("").astype(str).tolist())]
 
 
 def _label_frame(results: list[dict[str, Any]]) -> pd.DataFrame:

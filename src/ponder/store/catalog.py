@@ -7,6 +7,7 @@ vector index files record the version they cover, which is how a stale index is 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -19,8 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ponder.errors import CollectionClosedError, CollectionLockedError
-from ponder.store.filters import compile_where
+from ponder.errors import (
+    CollectionClosedError,
+    CollectionError,
+    CollectionLockedError,
+    EmbeddingMismatchError,
+)
+from ponder.store.filters import compile_where, json_path
 from ponder.store.migrations import migrate
 from ponder.types import Chunk
 
@@ -29,6 +35,15 @@ _CHUNK_COLS = (
 )
 _SQL_VARS = 900
 _WORDS = re.compile(r"\w+", re.UNICODE)  # stay under SQLite's bound-parameter limit
+
+
+def text_hash(text: str) -> str:
+    """The hash a chunk's text is stored under (how vectors of identical texts are reused).
+
+    >>> text_hash("cats purr")
+    '19588431d1ea8b941965e0fba34d60b8'
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -111,9 +126,10 @@ class Catalog:
         return e
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; bumps the catalog version. Rolled back on any exception,
-        KeyboardInterrupt included, so a collection is never left half-written."""
+    def write(self, *, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; bumps the catalog version (``bump=False``: for writes no
+        reader's view depends on, such as a migration's shadow vectors). Rolled back on any
+        exception, KeyboardInterrupt included, so a collection is never left half-written."""
         if self._in_write:  # nested: part of the outer transaction
             yield self.conn
             return
@@ -124,9 +140,10 @@ class Catalog:
         self._in_write = True
         try:
             yield self.conn
-            self.conn.execute(
-                "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"
-            )
+            if bump:
+                self.conn.execute(
+                    "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"
+                )
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -138,13 +155,25 @@ class Catalog:
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'version'").fetchone()
         return int(row[0])
 
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        """One consistent snapshot for several reads (nested: part of the outer one)."""
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+
     # ------------------------------------------------------------------ settings
     def get_setting(self, key: str, default: Any = None) -> Any:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
-    def set_settings(self, values: dict[str, Any]) -> None:
-        with self.write() as db:
+    def set_settings(self, values: dict[str, Any], *, bump: bool = True) -> None:
+        with self.write(bump=bump) as db:
             db.executemany(
                 "INSERT INTO settings(key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -168,6 +197,21 @@ class Catalog:
             ):
                 out[r[0]] = r[1]
         return out
+
+    def set_file_hash(self, doc_id: str, file_hash: str) -> None:
+        """Record new file bytes that gave a document the same text (its own transaction)."""
+        with self.write() as db:
+            db.execute("UPDATE documents SET file_hash = ? WHERE id = ?", (file_hash, doc_id))
+
+    def require_model(self, model: str) -> None:
+        """Inside ``write()``: refuse vectors of ``model`` once the collection has switched to
+        another embedding model (``ponder collections migrate``) since they were computed."""
+        current = self.get_setting("config", {}).get("model_id")
+        if current is not None and current != model:
+            raise EmbeddingMismatchError(
+                f"collection {self.name!r} now holds {current!r} vectors (it was migrated "
+                f"meanwhile), these are {model!r}; nothing was written: run the write again"
+            )
 
     def sources(self) -> list[str]:
         rows = self.conn.execute(
@@ -211,27 +255,29 @@ class Catalog:
                 now,
             ),
         )
-        added: list[int] = []
-        for row in chunks:
-            c = row.chunk
-            cur = db.execute(
-                "INSERT INTO chunks(id, doc_id, ordinal, text, text_hash, start, end, page, "
-                "heading, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.executemany(
+            "INSERT INTO chunks(id, doc_id, ordinal, text, text_hash, start, end, page, "
+            "heading, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
-                    c.id,
+                    r.chunk.id,
                     doc_id,
-                    c.ordinal,
-                    c.text,
-                    row.text_hash,
-                    c.start,
-                    c.end,
-                    c.page,
-                    json.dumps(list(c.heading_path)),
-                    json.dumps(c.metadata, default=str),
-                ),
-            )
-            pk = int(cur.lastrowid or 0)
-            added.append(pk)
+                    r.chunk.ordinal,
+                    r.chunk.text,
+                    r.text_hash,
+                    r.chunk.start,
+                    r.chunk.end,
+                    r.chunk.page,
+                    json.dumps(list(r.chunk.heading_path)),
+                    json.dumps(r.chunk.metadata, default=str),
+                )
+                for r in chunks
+            ],
+        )
+        # the document's old chunks are gone, so its rows are exactly the ones just inserted,
+        # in insertion order (AUTOINCREMENT pks only grow)
+        rows = db.execute("SELECT pk FROM chunks WHERE doc_id = ? ORDER BY pk", (doc_id,))
+        added = [r[0] for r in rows]
         vectors = (
             np.vstack([np.asarray(r.vector, dtype=np.float32) for r in chunks])
             if chunks
@@ -242,6 +288,34 @@ class Catalog:
             [(pk, model, vectors[i].tobytes()) for i, pk in enumerate(added)],
         )
         return removed, added, vectors
+
+    def write_records(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+        vectors: np.ndarray,
+        model: str,
+    ) -> tuple[list[int], list[int]]:
+        """Write each record as a one-chunk document of its own id (``Collection.add``);
+        return (removed pks, added pks). Must run inside ``write()``."""
+        removed_all: list[int] = []
+        added_all: list[int] = []
+        for i, cid in enumerate(ids):
+            text, meta = texts[i], metadatas[i]
+            chunk = Chunk(id=cid, doc_id=cid, text=text, end=len(text), metadata=meta)
+            removed, added, _ = self.write_document(
+                doc_id=cid,
+                source=None,
+                file_hash=None,
+                content_hash=text_hash(text + json.dumps(meta, sort_keys=True)),
+                metadata=meta,
+                chunks=[ChunkRow(chunk, text_hash(text), vectors[i])],
+                model=model,
+            )
+            removed_all += removed
+            added_all += added
+        return removed_all, added_all
 
     def delete_documents(self, ids: Iterable[str]) -> list[int]:
         """Delete documents (and their chunks); return the removed chunk pks. Inside ``write()``."""
@@ -372,3 +446,106 @@ class Catalog:
 
     def models(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT model FROM embeddings")]
+
+    def vectors_for_ids(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (unknown ids are left out)."""
+        out: dict[str, np.ndarray] = {}
+        for batch in _batches(list(ids)):
+            q = ",".join("?" * len(batch))
+            for cid, blob in self.conn.execute(
+                f"SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.chunk_pk = c.pk "
+                f"WHERE c.id IN ({q})",
+                batch,
+            ):
+                out[cid] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    # ------------------------------------------------------------------ metadata columns
+    def chunk_pks(self) -> np.ndarray:
+        """Every chunk's pk, ascending (the row order of ``metadata_field``)."""
+        rows = self.conn.execute("SELECT pk FROM chunks ORDER BY pk").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def metadata_field(self, field: str) -> list[tuple[str | None, Any]]:
+        """``(json type, value)`` of one metadata field for every chunk, in pk order."""
+        path = json_path(field)
+        return self.conn.execute(
+            "SELECT json_type(metadata, ?), json_extract(metadata, ?) FROM chunks ORDER BY pk",
+            (path, path),
+        ).fetchall()
+
+    def pks_matching(self, where: dict[str, Any], pks: Sequence[int]) -> list[int]:
+        """Which of ``pks`` match a filter, answered by SQLite."""
+        sql, params = compile_where(where, "metadata")
+        out: list[int] = []
+        for batch in _batches(list(pks)):
+            q = ",".join("?" * len(batch))
+            rows = self.conn.execute(
+                f"SELECT pk FROM chunks WHERE pk IN ({q}) AND {sql}", [*batch, *params]
+            )
+            out += [r[0] for r in rows]
+        return out
+
+    # ------------------------------------------------------------------ embedding migration
+    def chunks_without_shadow(self, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` ``(pk, text)`` of chunks not yet re-embedded, in pk order."""
+        return self.conn.execute(
+            "SELECT c.pk, c.text FROM chunks c WHERE NOT EXISTS "
+            "(SELECT 1 FROM shadow_embeddings s WHERE s.chunk_pk = c.pk) ORDER BY c.pk LIMIT ?",
+            (limit,),
+        ).fetchall()
+
+    def count_shadow(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM shadow_embeddings").fetchone()[0])
+
+    def write_shadow(self, pks: Sequence[int], vectors: np.ndarray, model: str) -> bool:
+        """Store re-embedded vectors beside the live ones: one transaction that no reader
+        sees (the catalog version stays), so searches keep using the live vectors. ``False``
+        (nothing written) unless a migration to ``model`` is still under way."""
+        with self.write(bump=False) as db:
+            if (self.get_setting("migration") or {}).get("model_id") != model:
+                return False
+            db.executemany(
+                "INSERT OR REPLACE INTO shadow_embeddings(chunk_pk, vector) "
+                "SELECT pk, ? FROM chunks WHERE pk = ?",
+                [(vectors[i].tobytes(), pk) for i, pk in enumerate(pks)],
+            )
+        return True
+
+    def switch_to_shadow(self, model: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Atomically make the shadow vectors the live ones (labelled ``model``), drop the old
+        vectors and apply ``changes`` to the collection's config; return the new config, or
+        ``None`` (nothing changed) if some chunk still lacks a shadow vector, e.g. one written
+        since the last batch."""
+        with self.write(bump=False) as db:
+            if (self.get_setting("migration") or {}).get("model_id") != model:
+                raise CollectionError(
+                    f"the migration of {self.name!r} to {model!r} was aborted or finished by "
+                    "another process; nothing was switched"
+                )
+            missing = db.execute(
+                "SELECT 1 FROM chunks c WHERE NOT EXISTS "
+                "(SELECT 1 FROM shadow_embeddings s WHERE s.chunk_pk = c.pk) LIMIT 1"
+            ).fetchone()
+            if missing:
+                return None
+            config = {**self.get_setting("config"), **changes}
+            db.execute("DELETE FROM embeddings")
+            db.execute(
+                "INSERT INTO embeddings(chunk_pk, model, vector) "
+                "SELECT chunk_pk, ?, vector FROM shadow_embeddings ORDER BY chunk_pk",
+                (model,),
+            )
+            db.execute("DELETE FROM shadow_embeddings")
+            db.execute("DELETE FROM settings WHERE key = 'migration'")
+            db.execute("UPDATE settings SET value = ? WHERE key = 'config'", (json.dumps(config),))
+            db.execute(
+                "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"
+            )
+        return config
+
+    def drop_shadow(self) -> None:
+        """Forget an unfinished migration: its shadow vectors and its record."""
+        with self.write(bump=False) as db:
+            db.execute("DELETE FROM shadow_embeddings")
+            db.execute("DELETE FROM settings WHERE key = 'migration'")

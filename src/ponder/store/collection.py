@@ -16,17 +16,14 @@ delete, count.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ponder.config import load_settings
 from ponder.embed.base import Embedder
 from ponder.errors import (
     CollectionExistsError,
@@ -35,53 +32,29 @@ from ponder.errors import (
     EmbeddingMismatchError,
     InputError,
 )
-from ponder.store.catalog import Catalog, ChunkRow
-from ponder.store.filters import parse_where
+from ponder.ingest.pipeline import IngestProgress, ingest_paths, ingest_pydoc
+from ponder.store.catalog import Catalog, text_hash
+from ponder.store.filters import matches, parse_where
 from ponder.store.index_state import IndexSpec, IndexState
-from ponder.store.indexes import check_metric, index_class
+from ponder.store.indexes import check_metric, index_class, make_index
+from ponder.store.layout import EXTERNAL, check_name, collections_root, resolve_embedder
+from ponder.store.planner import Hits, check_strategy
+from ponder.store.search import VectorSearch
+from ponder.store.writes import CollectionWrites
 from ponder.types import Chunk, Hit, IngestReport
 
 if TYPE_CHECKING:
-    from ponder.store.ingest import IngestProgress
-    from ponder.store.planner import Hits, Planner
+    from ponder.store.planner import Planner
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
-EXTERNAL = "external"  # model id of a collection fed only precomputed embeddings
+__all__ = ["EXTERNAL", "Collection", "collections_root", "text_hash"]
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+def _spec(cfg: dict[str, Any]) -> IndexSpec:
+    """The index settings recorded in a collection's config."""
+    return IndexSpec(cfg["index"], cfg["metric"], cfg["dim"], cfg["params"], cfg["model_id"])
 
 
-def collections_root(home: str | Path | None = None) -> Path:
-    return (Path(home).expanduser() if home else load_settings().home_path) / "collections"
-
-
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(
-            f"invalid collection name {name!r}: use 1-64 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def _resolve_embedder(embedder: Embedder | str | bool | None) -> Embedder | None:
-    """An Embedder instance, a backend name, None (the default backend) or False (none)."""
-    if embedder is False or embedder == "none":
-        return None
-    if isinstance(embedder, Embedder):
-        return embedder
-    from ponder.embed import load_embedder
-
-    name = embedder if isinstance(embedder, str) else load_settings().embedder
-    emb = load_embedder(name)
-    if not getattr(emb, "name", None):
-        emb.name = name  # type: ignore[attr-defined]
-    return emb
-
-
-class Collection:
+class Collection(CollectionWrites):
     """A named, persistent set of chunks with their embeddings, metadata and indexes.
 
     Use ``Collection.create``/``open``/``get_or_create`` rather than the constructor.
@@ -96,9 +69,9 @@ class Collection:
         self.model_id: str = cfg["model_id"]
         self.dim: int = cfg["dim"]
         self.metric: str = cfg["metric"]
-        self.index_state = IndexState(
-            folder, catalog, IndexSpec(cfg["index"], cfg["metric"], cfg["dim"], cfg["params"])
-        )
+        self.index_state = IndexState(folder, catalog, _spec(cfg))
+        self._seen_version = catalog.version()
+        self._changes = None  # the writes of the batch() in progress
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -116,7 +89,7 @@ class Collection:
     ) -> Collection:
         """Create a collection. ``embedder``: an ``Embedder``, a backend name, ``None`` for the
         default, or ``False`` for a collection fed only precomputed embeddings (give ``dim``)."""
-        _check_name(name)
+        check_name(name)
         folder = collections_root(home) / name
         if (folder / "catalog.sqlite").exists():
             if exist_ok:
@@ -127,7 +100,7 @@ class Collection:
             )
         check_metric(metric)
         index_class(index)  # unknown type: fail before loading any model
-        emb = _resolve_embedder(embedder)
+        emb = resolve_embedder(embedder)
         # validate the index settings (metric pair, parameters) before writing anything
         index_class(index)((emb.dim if emb else dim) or 4, metric, **index_params)
         if emb is None and not dim:
@@ -141,7 +114,7 @@ class Collection:
         catalog = Catalog(folder / "catalog.sqlite", name=name)
         config = {
             "model_id": emb.model_id if emb else EXTERNAL,
-            "embedder": getattr(emb, "name", None) if emb else None,
+            "embedder": (emb.name or None) if emb else None,
             "dim": emb.dim if emb else int(dim or 0),
             "metric": metric,
             "index": index,
@@ -160,7 +133,7 @@ class Collection:
     ) -> Collection:
         """Open an existing collection; its embedder is the one it was made with unless given
         (a different model is refused: its vectors would not be comparable)."""
-        _check_name(name)
+        check_name(name)
         folder = collections_root(home) / name
         if not (folder / "catalog.sqlite").exists():
             raise CollectionNotFoundError(
@@ -174,7 +147,7 @@ class Collection:
         elif isinstance(embedder, Embedder):
             emb = embedder
         else:
-            emb = _resolve_embedder(embedder if embedder is not None else cfg.get("embedder"))
+            emb = resolve_embedder(embedder if embedder is not None else cfg.get("embedder"))
         if emb is not None and emb.model_id != cfg["model_id"]:
             catalog.close()
             raise EmbeddingMismatchError(
@@ -196,7 +169,7 @@ class Collection:
 
     @staticmethod
     def drop(name: str, home: str | Path | None = None) -> None:
-        folder = collections_root(home) / _check_name(name)
+        folder = collections_root(home) / check_name(name)
         if not (folder / "catalog.sqlite").exists():
             raise CollectionNotFoundError(f"no collection {name!r} in {folder.parent}")
         shutil.rmtree(folder)
@@ -219,6 +192,7 @@ class Collection:
 
     @property
     def embedder(self) -> Embedder:
+        self._follow_migration()
         if self._embedder is None:
             raise ConfigError(
                 f"collection {self.name!r} has no embedder (it takes precomputed embeddings); "
@@ -226,155 +200,18 @@ class Collection:
             )
         return self._embedder
 
-    # ------------------------------------------------------------------ writes
-    def _check_vectors(self, vectors: np.ndarray, n: int) -> np.ndarray:
-        v = np.asarray(vectors, dtype=np.float32)
-        if v.ndim != 2 or v.shape[0] != n or v.shape[1] != self.dim:
-            raise EmbeddingMismatchError(
-                f"embeddings have shape {tuple(v.shape)}, expected ({n}, {self.dim}) for "
-                f"collection {self.name!r} ({self.model_id}); nothing was written"
-            )
-        if not np.isfinite(v).all():
-            raise EmbeddingMismatchError("embeddings contain NaN or infinity; nothing was written")
-        return v
-
-    def write_chunks(
-        self,
-        doc_id: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        *,
-        source: str | None = None,
-        file_hash: str | None = None,
-        content_hash: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Replace document ``doc_id`` with ``chunks`` in one transaction (the ingest primitive)."""
-        vectors = self._check_vectors(vectors, len(chunks))
-        rows = [ChunkRow(c, text_hash(c.text), vectors[i]) for i, c in enumerate(chunks)]
-        chash = content_hash or text_hash("".join(c.text for c in chunks))
-        self.index_state.get()  # make sure the index is loaded before mirroring writes
-        before = self.index_state.version
-        with self.catalog.write():
-            removed, added, vecs = self.catalog.write_document(
-                doc_id=doc_id,
-                source=source,
-                file_hash=file_hash,
-                content_hash=chash,
-                metadata=metadata or {},
-                chunks=rows,
-                model=self.model_id,
-            )
-        self.index_state.apply(before, removed, added, vecs)
-
-    def remove_documents(self, doc_ids: Sequence[str]) -> int:
-        self.index_state.get()
-        before = self.index_state.version
-        with self.catalog.write():
-            removed = self.catalog.delete_documents(doc_ids)
-        self.index_state.apply(before, removed, [], np.zeros((0, self.dim), np.float32))
-        return len(removed)
-
-    def add(
-        self,
-        ids: Sequence[str] | None = None,
-        texts: Sequence[str] | None = None,
-        metadatas: Sequence[dict[str, Any] | None] | None = None,
-        embeddings: Sequence[Sequence[float]] | np.ndarray | None = None,
-    ) -> list[str]:
-        """Add records (each one chunk of its own document); existing ids are replaced.
-
-        ``embeddings`` may be given precomputed, then ``texts`` may be omitted. All records are
-        written in one transaction: on any error nothing is written. Returns the ids.
-        """
-        given = ids if ids is not None else texts if texts is not None else embeddings
-        n = len(given) if given is not None else 0
-        if n == 0:
-            raise InputError("add() needs at least one record: give texts= or embeddings=")
-        if texts is None and embeddings is None:
-            raise InputError("add() needs texts= or embeddings=")
-        if ids is None and texts is None:
-            raise InputError("add(): embeddings without texts need ids=[...] (one per vector)")
-        ids = list(ids) if ids is not None else [text_hash(t) for t in (texts or [])]
-        for name, seq in (("texts", texts), ("metadatas", metadatas), ("embeddings", embeddings)):
-            if seq is not None and len(seq) != n:
-                raise InputError(f"add(): {len(seq)} {name} for {n} ids; give one per id")
-        if len(set(ids)) != n:
-            raise InputError("add(): ids must be unique within one call")
-        texts = list(texts) if texts is not None else [""] * n
-        metas = [dict(m or {}) for m in (metadatas or [None] * n)]
-        if embeddings is None:
-            if any(not t.strip() for t in texts):
-                raise InputError("add(): empty text; every record needs text to embed")
-            vectors = self.embedder.embed(texts)
-        else:
-            vectors = np.asarray(embeddings, dtype=np.float32)
-        vectors = self._check_vectors(vectors, n)
-        self.index_state.get()
-        before = self.index_state.version
-        removed_all: list[int] = []
-        added_all: list[int] = []
-        with self.catalog.write():
-            for i, cid in enumerate(ids):
-                chunk = Chunk(
-                    id=cid, doc_id=cid, text=texts[i], end=len(texts[i]), metadata=metas[i]
-                )
-                removed, added, _ = self.catalog.write_document(
-                    doc_id=cid,
-                    source=None,
-                    file_hash=None,
-                    content_hash=text_hash(texts[i] + json.dumps(metas[i], sort_keys=True)),
-                    metadata=metas[i],
-                    chunks=[ChunkRow(chunk, text_hash(texts[i]), vectors[i])],
-                    model=self.model_id,
-                )
-                removed_all += removed
-                added_all += added
-        self.index_state.apply(before, removed_all, added_all, vectors)
-        return ids
-
-    def update(
-        self,
-        ids: Sequence[str],
-        metadatas: Sequence[dict[str, Any]] | None = None,
-        *,
-        merge: bool = False,
-    ) -> None:
-        """Replace (or with ``merge=True`` merge into) the metadata of chunks by id."""
-        if metadatas is None or len(metadatas) != len(ids):
-            raise InputError("update(): give one metadata dict per id")
-        pks = self.catalog.pks_for_ids(ids)
-        missing = [i for i in ids if i not in pks]
-        if missing:
-            raise InputError(f"update(): unknown ids {missing[:5]}; nothing was changed")
-        current = self.catalog.chunks_by_pk(list(pks.values())) if merge else {}
-        with self.catalog.write():
-            for cid, meta in zip(ids, metadatas, strict=True):
-                pk = pks[cid]
-                new = {**current[pk].metadata, **meta} if merge else dict(meta)
-                self.catalog.update_chunk_metadata(pk, new)
-
-    def delete(
-        self, ids: Sequence[str] | None = None, where: dict[str, Any] | str | None = None
-    ) -> int:
-        """Delete chunks by id and/or filter (both given: the chunks matching both). Returns
-        how many were deleted. ``delete()`` with neither is refused (use ``drop``)."""
-        flt = parse_where(where)
-        if ids is None and flt is None:
-            raise InputError("delete() needs ids= or where=; to empty a collection, drop it")
-        pks = set(self.catalog.pks_where(flt).tolist()) if flt else None
-        if ids is not None:
-            by_id = set(self.catalog.pks_for_ids(list(ids)).values())
-            pks = by_id if pks is None else pks & by_id
-        assert pks is not None
-        if not pks:
-            return 0
-        self.index_state.get()
-        before = self.index_state.version
-        with self.catalog.write():
-            self.catalog.delete_chunks(sorted(pks))
-        self.index_state.apply(before, sorted(pks), [], np.zeros((0, self.dim), np.float32))
-        return len(pks)
+    def _follow_migration(self) -> None:
+        """After another process migrated this collection (``ponder.store.migrate``), take
+        its new embedding model, dimension and index; one version query when nothing moved."""
+        version = self.catalog.version()
+        if version == self._seen_version:
+            return
+        self._seen_version = version
+        cfg = self.catalog.get_setting("config")
+        if cfg["model_id"] != self.model_id:
+            self.model_id, self.dim = cfg["model_id"], cfg["dim"]
+            self._embedder = resolve_embedder(cfg.get("embedder") or False)
+            self.index_state = IndexState(self.folder, self.catalog, _spec(cfg))
 
     def ingest(
         self,
@@ -387,9 +224,7 @@ class Collection:
         progress: IngestProgress | None = None,
     ) -> IngestReport:
         """Ingest files and folders (recursively): .txt .md .html .pdf .csv .jsonl.
-        See ``ponder.store.ingest`` for what is skipped, replaced and reported."""
-        from ponder.store.ingest import ingest_paths
-
+        See ``ponder.ingest.pipeline`` for what is skipped, replaced and reported."""
         return ingest_paths(
             self,
             paths,
@@ -404,8 +239,6 @@ class Collection:
         self, modules: Sequence[str] | None = None, *, progress: IngestProgress | None = None
     ) -> IngestReport:
         """Ingest the Python standard library's documentation (``pydoc:MODULE`` sources)."""
-        from ponder.store.ingest import ingest_pydoc
-
         return ingest_pydoc(self, modules, progress=progress)
 
     # ------------------------------------------------------------------ reads
@@ -425,8 +258,6 @@ class Collection:
             chunks = self.catalog.chunks_by_pk(list(pks.values()))
             out = [chunks[pks[i]] for i in ids if i in pks]
             if flt:
-                from ponder.store.filters import matches
-
                 out = [c for c in out if matches(c.metadata, flt)]
         else:
             pks_arr = self.catalog.pks_where(flt)
@@ -457,17 +288,13 @@ class Collection:
         strategy and why, estimated and actual matches, candidates scanned, widenings and
         the time per stage (``print(hits.plan)``).
         """
-        import time
-
-        from ponder.store.planner import Hits, check_strategy
-
         started = time.perf_counter()
         if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
         check_strategy(strategy)
         if (query is None) == (embedding is None):
             raise InputError("search() needs exactly one of query= or embedding=")
-        flt = parse_where(where)
+        flt = parse_where(where) if where else None
         if embedding is not None:
             q = self._check_vectors(np.asarray(embedding, dtype=np.float32).reshape(1, -1), 1)
         else:
@@ -477,44 +304,22 @@ class Collection:
         embedded = time.perf_counter()
         index = self.index_state.get()
         loaded = time.perf_counter()
-        scores, pks, plan = self._vector_planner().search(
-            index, q, k, flt, strategy, explain=explain
-        )
-        found = [(float(s), int(p)) for s, p in zip(scores, pks, strict=True) if p >= 0]
-        fetch_start = time.perf_counter()
-        chunks = self.catalog.chunks_by_pk([p for _, p in found])
-        distance = self.metric in ("l2", "l1")
-        hits = Hits(
-            Hit(
-                chunk=chunks[p],
-                score=s,
-                rank=r,
-                found_by="dense",
-                distance=-s if distance else None,
-            )
-            for r, (s, p) in enumerate(((s, p) for s, p in found if p in chunks), start=1)
-        )
-        if explain and plan is not None:
-            done = time.perf_counter()
-            plan.timings_ms = {
-                "embed": (embedded - started) * 1000,
-                "index ready": (loaded - embedded) * 1000,
-                **plan.timings_ms,
-                "fetch rows": (done - fetch_start) * 1000,
-                "total": (done - started) * 1000,
-            }
-            hits.plan = plan
-        return hits
+        timings = {"embed": (embedded - started) * 1000, "index ready": (loaded - embedded) * 1000}
+        return self._searcher().run(
+            index, self.index_state.version, q, k, flt, strategy,
+            explain=explain, timings=timings, started=started,
+        )  # fmt: skip
+
+    def _searcher(self) -> VectorSearch:
+        """This collection's search execution (planner, metadata columns, row cache)."""
+        searcher = self.__dict__.get("_search")
+        if searcher is None:
+            searcher = self.__dict__["_search"] = VectorSearch(self.catalog)
+        return searcher
 
     def _vector_planner(self) -> Planner:
         """This collection's query planner (and its in-memory metadata columns)."""
-        planner = self.__dict__.get("_planner")
-        if planner is None:
-            from ponder.store.metadata_columns import MetadataColumns
-            from ponder.store.planner import Planner
-
-            planner = self.__dict__["_planner"] = Planner(MetadataColumns(self.catalog))
-        return planner
+        return self._searcher().planner
 
     def build_index(
         self, index: str | None = None, *, metric: str | None = None, **params: Any
@@ -535,10 +340,6 @@ class Collection:
         >>> c.search(embedding=[1, 0, 0, 0], k=1)[0].chunk.id
         'a'
         """
-        import time
-
-        from ponder.store.indexes import make_index
-
         old = self.index_state.spec
         kind = index or old.kind
         metric = check_metric(metric or self.metric)
@@ -551,7 +352,7 @@ class Collection:
         self.catalog.set_settings({"config": cfg})
         self.metric = metric
         self.index_state = IndexState(
-            self.folder, self.catalog, IndexSpec(kind, metric, self.dim, merged)
+            self.folder, self.catalog, IndexSpec(kind, metric, self.dim, merged, self.model_id)
         )
         self.index_state.rebuild()
         self.index_state.save()
@@ -596,4 +397,5 @@ class Collection:
             "index_params": spec.params,
             "size_bytes": size,
             "catalog_version": self.catalog.version(),
+            "migration": self.catalog.get_setting("migration"),
         }

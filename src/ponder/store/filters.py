@@ -70,7 +70,12 @@ def validate(where: dict[str, Any]) -> None:
     compile_where(where)
 
 
-def _json_path(field: str) -> str:
+def json_path(field: str) -> str:
+    """The SQLite JSON path of a (dotted) metadata field, checked.
+
+    >>> json_path("meta.year")
+    '$."meta"."year"'
+    """
     if not isinstance(field, str) or not _FIELD.match(field):
         raise FilterError(
             f"invalid field name {field!r}: use letters, digits, '_', '-' and dots for nesting"
@@ -132,7 +137,7 @@ def _compile(node: Any, column: str, params: list[Any]) -> str:
 
 
 def _compile_field(field: str, cond: Any, column: str, params: list[Any]) -> str:
-    path = _json_path(field)
+    path = json_path(field)
     if not (isinstance(cond, dict) and cond and all(str(k).startswith("$") for k in cond)):
         if isinstance(cond, dict) and any(str(k).startswith("$") for k in cond):
             raise FilterError(f"field {field!r}: do not mix operators and plain keys in {cond}")

@@ -6,8 +6,13 @@ version it covers, the number of vectors and the index settings. On open:
 - the file covers the current version: it is used as is;
 - it is older (another process wrote, or this one died before saving): it is caught up from the
   catalog by adding and removing the difference, with a one-line notice;
-- it is missing, corrupt, from another Ponder format or of other settings: it is rebuilt from
-  the catalog, with a one-line notice.
+- it is missing, corrupt, from another Ponder format, of other settings or of another
+  embedding model (the collection was migrated): it is rebuilt from the catalog, with a
+  one-line notice.
+
+An index held in memory follows a migration made by another process too: when the catalog
+version moves, the embedding model recorded in the catalog is checked, and a switch rebuilds
+the index from the new vectors (with the new dimension) instead of catching up.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class IndexSpec:
     metric: str
     dim: int
     params: dict[str, Any]
+    model: str = ""  # the embedding model of the vectors (recorded beside the settings)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "metric": self.metric, "dim": self.dim, "params": self.params}
@@ -71,11 +77,26 @@ class IndexState:
         if self.index is None:
             self._load_or_build(current)
         elif self.version != current:
-            self._catch_up(current, quiet=True)
+            if self._model_switched():
+                self.rebuild(current)
+            else:
+                self._catch_up(current, quiet=True)
         assert self.index is not None
         if self.index.needs_training and self.index.maybe_train():
             self.dirty = True
         return self.index
+
+    def _model_switched(self) -> bool:
+        """Did the catalog switch embedding model (``ponder collections migrate``)? Then take
+        its model and dimension: the vectors in memory are another model's."""
+        cfg = self.catalog.get_setting("config") or {}
+        model = cfg.get("model_id", self.spec.model)
+        if model == self.spec.model:
+            return False
+        self.spec = IndexSpec(
+            cfg["index"], cfg["metric"], int(cfg["dim"]), dict(cfg["params"]), model
+        )
+        return True
 
     def _attach(self, index: VectorIndex) -> VectorIndex:
         index.vector_source = self.vectors
@@ -108,6 +129,8 @@ class IndexState:
                 raise VectorIndexError(f"index format {meta.get('format')}, expected {FORMAT}")
             if meta.get("spec") != self.spec.to_json():
                 raise VectorIndexError("index settings changed")
+            if meta.get("model", self.spec.model) != self.spec.model:
+                raise VectorIndexError("the collection was migrated to another embedding model")
             cls = index_class(self.spec.kind)
             if meta.get("kind_version", 1) != cls.file_version:
                 raise VectorIndexError(
@@ -171,6 +194,8 @@ class IndexState:
                 self.index.add(np.asarray(added, dtype=np.int64), vectors)
             self.version = after
             self.dirty = True
+        elif self._model_switched():
+            self.rebuild(after)
         else:
             self._catch_up(after, quiet=True)
 
@@ -183,6 +208,7 @@ class IndexState:
             "version": self.version,
             "count": len(self.index),
             "spec": self.spec.to_json(),
+            "model": self.spec.model,
             "kind_version": self.index.file_version,
         }
         tmp = self.meta_file.with_suffix(".json.tmp")

@@ -24,14 +24,13 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ponder.store.catalog import Catalog
-from ponder.store.filters import _json_path, compile_where
 
 T_MISSING, T_NULL, T_TRUE, T_FALSE, T_INT, T_REAL, T_TEXT, T_COMPLEX = range(8)
 _TYPES = {
@@ -125,30 +124,22 @@ class MetadataColumns:
         self._depth = 1
         try:
             if self.catalog.version() != self.version:
-                with self._read():
+                with self.catalog.read():
                     self._reload_if_stale()
             yield
         finally:
             self._depth = 0
 
-    @contextmanager
-    def _read(self) -> Iterator[None]:
-        conn = self.catalog.conn
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN")
-        try:
-            yield
-        finally:
-            if own:
-                conn.execute("COMMIT")
-
     def _reload_if_stale(self) -> None:
         version = self.catalog.version()
         if version != self.version:
-            rows = self.catalog.conn.execute("SELECT pk FROM chunks ORDER BY pk").fetchall()
-            self.pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            self.pks = self.catalog.chunk_pks()
             self.cols, self._sample, self.version = {}, None, version
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Hold the columns at one catalog version for a block: one version query for every
+        call inside it (``version`` is then that version)."""
+        return self._snapshot()
 
     def sync(self) -> None:
         with self._snapshot():
@@ -157,17 +148,13 @@ class MetadataColumns:
     def column(self, name: str) -> Column:
         with self._snapshot():
             if name not in self.cols:
-                with self._read():
+                with self.catalog.read():
                     self._reload_if_stale()  # a write since the snapshot: start over
                     self.cols[name] = self._load(name)
             return self.cols[name]
 
     def _load(self, name: str) -> Column:
-        path = _json_path(name)
-        rows = self.catalog.conn.execute(
-            "SELECT json_type(metadata, ?), json_extract(metadata, ?) FROM chunks ORDER BY pk",
-            (path, path),
-        ).fetchall()
+        rows = self.catalog.metadata_field(name)
         n = len(rows)
         types = np.fromiter((_TYPES[r[0]] for r in rows), dtype=np.int8, count=n)
         num = np.full(n, np.nan)
@@ -250,17 +237,7 @@ class MetadataColumns:
             return Estimate(round(hits / SAMPLE * n), False, f"sample of {SAMPLE} rows", notices)
 
     def _sql_matches(self, where: dict[str, Any], pks: np.ndarray) -> np.ndarray:
-        sql, params = compile_where(where, "metadata")
-        out: list[int] = []
-        items = pks.tolist()
-        for i in range(0, len(items), 900):
-            batch = items[i : i + 900]
-            q = ",".join("?" * len(batch))
-            rows = self.catalog.conn.execute(
-                f"SELECT pk FROM chunks WHERE pk IN ({q}) AND {sql}", [*batch, *params]
-            )
-            out += [r[0] for r in rows]
-        return np.asarray(out, dtype=np.int64)
+        return np.asarray(self.catalog.pks_matching(where, pks.tolist()), dtype=np.int64)
 
     def _eval(
         self, node: dict[str, Any], cols: dict[str, Column], rows: np.ndarray | None, size: int

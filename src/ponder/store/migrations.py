@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ponder.errors import CollectionError
+
 MIGRATIONS: list[str] = [
     # 1: documents, chunks, embeddings, settings, BM25 (FTS5 kept in step by triggers)
     """
@@ -54,6 +56,14 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO settings(key, value) VALUES ('version', '0');
     """,
+    # 2: vectors of another embedding model, written beside the live ones while a collection
+    # is migrated (``ponder collections migrate``) and swapped in when all are there
+    """
+    CREATE TABLE shadow_embeddings (
+        chunk_pk INTEGER PRIMARY KEY REFERENCES chunks(pk) ON DELETE CASCADE,
+        vector BLOB NOT NULL
+    );
+    """,
 ]
 
 
@@ -61,8 +71,6 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply the pending migrations, each in its own transaction; return the schema version."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > len(MIGRATIONS):
-        from ponder.errors import CollectionError
-
         raise CollectionError(
             f"this collection has schema version {current}, newer than this Ponder "
             f"({len(MIGRATIONS)}); upgrade Ponder to open it"

@@ -8,7 +8,8 @@ search (pgvector returns about ``ef x selectivity`` rows). Ponder plans each fil
    collection is small);
 2. **choose** the cheapest of three strategies with a cost model in exact-distance units:
 
-   - ``pre``: gather the matching vectors and score them exactly (cost ~ the matches);
+   - ``pre``: score the matching vectors exactly (cost ~ the matches; flat and HNSW score
+     them in place, FAISS ``knn_*_by_idx``, others copy them out or read the catalog);
    - ``in``: FAISS filters during its search (``IDSelector`` bitmap) with its effort raised for
      the selectivity (HNSW ``efSearch / s``, IVF ``nprobe / sqrt(s)``);
    - ``post``: search ``1.5 k / s`` candidates, with the index's effort raised in
@@ -24,6 +25,9 @@ search (pgvector returns about ``ef x selectivity`` rows). Ponder plans each fil
 3. **execute** it, and *widen* (4x the effort or the over-fetch) while fewer than ``k`` rows came
    back but more match; when widening would cost more than an exact scan, finish with ``pre``.
    So ``k`` rows come back whenever ``k`` rows match, whatever the plan.
+
+A filter's estimate and matching pks are kept (the last ``FILTER_CACHE`` filters) until the
+next write, so a filter repeated across queries costs one dictionary lookup.
 
 ``strategy="pre" | "in" | "post"`` forces a strategy (``in`` on an index whose FAISS search
 cannot filter falls back to ``post``, and the plan says so). The plan is returned with
@@ -42,8 +46,11 @@ widenings and time per stage.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,7 +58,7 @@ import numpy as np
 
 from ponder.errors import ConfigError
 from ponder.store.indexes import Selection, VectorIndex, exact_scores
-from ponder.store.metadata_columns import MetadataColumns
+from ponder.store.metadata_columns import Estimate, MetadataColumns
 from ponder.types import Hit
 
 STRATEGIES = ("auto", "pre", "in", "post")
@@ -60,6 +67,7 @@ OVERFETCH = 1.5  # post: candidates fetched per row wanted, over the estimated s
 GATHER_CATALOG = 20.0  # read one vector from SQLite (indexes that keep only codes)
 BITMAP_PER_PK = 0.03  # build the selector bitmap, per pk of the pk range
 CHECK = 0.2  # check one candidate against the filter
+FILTER_CACHE = 64  # filters whose matches are kept until the next write
 PROBE = 3  # in-search: rows asked for, per row wanted, to detect matches away from the query
 
 
@@ -110,6 +118,30 @@ class Plan:
         return "\n".join(lines)
 
 
+class _Filter:
+    """One filter at one catalog version: its estimate, matching pks and FAISS selection
+    (each computed once, when first needed)."""
+
+    def __init__(
+        self, columns: MetadataColumns, where: dict[str, Any], estimate: Estimate
+    ) -> None:
+        self.columns = columns
+        self.where = where
+        self.estimate = estimate
+        self._allowed: np.ndarray | None = None
+        self._selection: Selection | None = None
+
+    def allowed(self) -> np.ndarray:
+        if self._allowed is None:
+            self._allowed = self.columns.matching_pks(self.where)
+        return self._allowed
+
+    def selection(self) -> Selection:
+        if self._selection is None:
+            self._selection = Selection(self.allowed())
+        return self._selection
+
+
 class Hits(list[Hit]):
     """Search results: a plain ``list[Hit]`` with the query ``plan`` attached (``None`` unless
     the search was made with ``explain=True``)."""
@@ -155,6 +187,27 @@ class Planner:
 
     def __init__(self, columns: MetadataColumns) -> None:
         self.columns = columns
+        self._filters: OrderedDict[str, _Filter] = OrderedDict()
+        self._filters_version = -1
+
+    def _filter(self, where: dict[str, Any]) -> _Filter:
+        """The estimate (and, once needed, the matching pks) of a filter at the columns'
+        current version, kept for the last ``FILTER_CACHE`` filters: a repeated filter is
+        neither re-estimated nor re-evaluated until the next write."""
+        cols = self.columns
+        if cols.version != self._filters_version:
+            self._filters.clear()
+            self._filters_version = cols.version
+        key = json.dumps(where, sort_keys=True, default=str)
+        found = self._filters.get(key)
+        if found is not None:
+            self._filters.move_to_end(key)
+            return found
+        where = copy.deepcopy(where)  # kept: the caller may change its own dict later
+        found = self._filters[key] = _Filter(cols, where, cols.estimate(where))
+        if len(self._filters) > FILTER_CACHE:
+            self._filters.popitem(last=False)
+        return found
 
     # ------------------------------------------------------------------ entry point
     def search(
@@ -187,7 +240,8 @@ class Planner:
             clock.lap("search")
         else:
             plan.filtered = True
-            scores, pks = self._filtered(index, q, k, where, strategy, plan, clock)
+            with self.columns.snapshot():
+                scores, pks = self._filtered(index, q, k, where, strategy, plan, clock)
         plan.returned = int((pks >= 0).sum())
         return scores, pks, plan
 
@@ -223,9 +277,9 @@ class Planner:
         plan: Plan,
         clock: _Clock,
     ) -> tuple[np.ndarray, np.ndarray]:
-        cols = self.columns
         n = len(index)
-        est = cols.estimate(where)
+        flt = self._filter(where)
+        est = flt.estimate
         plan.estimated_matches = est.matches
         plan.estimate_method = est.method
         plan.notices += est.notices
@@ -252,7 +306,7 @@ class Planner:
             if out is not None:
                 return out
             choice = "pre"  # widening would cost more than filtering exactly
-        allowed = cols.matching_pks(where)
+        allowed = flt.allowed()
         plan.actual_matches = len(allowed)
         clock.lap("filter")
         if not len(allowed):
@@ -262,7 +316,7 @@ class Planner:
             costs = self._costs(index, k, len(allowed) / n, n)
             choice = "in" if costs.get("in", math.inf) < costs["pre"] else "pre"
         if choice == "in":
-            out = self._in(index, q, k, allowed, len(allowed) / n, plan)
+            out = self._in(index, q, k, flt.selection(), len(allowed) / n, plan)
         else:
             plan.strategy = plan.strategy + "+pre" if plan.strategy.startswith("post") else "pre"
             out = self._pre(index, q, k, allowed, plan)
@@ -290,7 +344,12 @@ class Planner:
     def _pre(
         self, index: VectorIndex, q: np.ndarray, k: int, allowed: np.ndarray, plan: Plan
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact scores over the allowed vectors: cost proportional to their number."""
+        """Exact scores over the allowed vectors: cost proportional to their number. Indexes
+        that keep the vectors score them in place (``exact_top``), others hand them over."""
+        plan.candidates_scanned += len(allowed)
+        top = index.exact_top(index.prepare(q)[0], allowed, k)
+        if top is not None:
+            return _topk(top[0], top[1], k)  # ties ordered by pk, as below
         vectors = index.reconstruct(allowed)
         if vectors is None:
             if index.vector_source is None:
@@ -298,7 +357,6 @@ class Planner:
             vectors = index.prepare(index.vector_source(allowed))
             plan.knobs["vectors_from"] = "catalog"
         scores = exact_scores(index.metric, index.prepare(q)[0], vectors)
-        plan.candidates_scanned += len(allowed)
         return _topk(scores, np.asarray(allowed, dtype=np.int64), k)
 
     def _in(
@@ -306,7 +364,7 @@ class Planner:
         index: VectorIndex,
         q: np.ndarray,
         k: int,
-        allowed: np.ndarray,
+        selection: Selection,
         sel: float,
         plan: Plan,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -317,6 +375,7 @@ class Planner:
         ``efSearch`` of them; fewer means the matches lie away from the query (an
         anti-correlated filter), where the graph's beam only grazes them: widen."""
         plan.strategy = "in"
+        allowed = selection.pks
         probe = min(len(allowed), PROBE * k)
         effort = _in_effort(index, sel)
         pre_cost = _pre_cost(index, len(allowed))
@@ -327,7 +386,6 @@ class Planner:
             )
             plan.strategy = "in+pre"
             return self._pre(index, q, k, allowed, plan)
-        selection = Selection(allowed)
         while True:
             scores, pks = index.search(q, probe, allowed=selection, effort=effort)
             plan.candidates_scanned += index.stats.scanned
@@ -375,7 +433,11 @@ class Planner:
             complete = index.exact and (fetch >= n or len(cand_p) < fetch)
             if ok.sum() >= k or complete:
                 return _topk(cand_s[ok], cand_p[ok], k)
-            nxt = min(n, fetch * 4)
+            # widen 4x, or further when the matches met here say the filter is rarer near
+            # the query than overall (an anti-correlated filter): then an exact pass usually
+            # wins at once, instead of after a few hopeless widenings
+            rate = (int(ok.sum()) + 1) / (len(cand_p) + 1)
+            nxt = min(n, max(fetch * 4, math.ceil(k / rate * OVERFETCH)))
             if fetch >= n or index.cost(nxt, _post_effort(index, nxt, k)) + nxt * CHECK >= pre_cost:
                 plan.notices.append("widening would cost more than an exact pass: finished exactly")
                 return None

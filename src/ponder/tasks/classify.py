@@ -19,7 +19,7 @@ first), ``method`` and, for multi-label, ``labels`` (those scoring at least ``th
 >>> from ponder.embed.fake import HashEmbedder
 >>> clf = ZeroShotClassifier(labels="sports,cooking", embedder=HashEmbedder(dim=256))
 >>> r = clf("The football match ended in extra time; sports fans cheered.")
->>> r["label"], sorted(r["scores"]) == ["cooking", "sports"], r["method"]
+>>> r.label, sorted(r.scores) == ["cooking", "sports"], r.method
 ('sports', True, 'embedding')
 >>> ZeroShotClassifier(labels="a,b", method="votes")
 Traceback (most recent call last):
@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ponder.errors import ConfigError
 from ponder.llm.base import Generator
 from ponder.prompts.template import PromptTemplate
-from ponder.tasks.base import ModelLike, Result, Task
+from ponder.tasks.base import PromptOptions, Task, TaskResult
+from ponder.tasks.inputs import check_labels
 from ponder.tasks.scoring import (
     NORMALIZATIONS,
     calibrate,
@@ -46,7 +48,6 @@ from ponder.tasks.scoring import (
     softmax,
     yes_probability,
 )
-from ponder.tasks.text import check_labels
 
 METHODS = ("embedding", "llm")
 CONTENT_FREE = ("N/A", "[MASK]", "")
@@ -63,51 +64,27 @@ RAW_SUFFIX = "\nAnswer:"
 PROMPT_RESERVE = 48  # tokens kept free for the template's own text and the label
 
 
-class ZeroShotClassifier(Task):
-    """``pipeline("zero-shot-classification", labels=[...])``: see the module doc."""
+@dataclass(frozen=True, kw_only=True)
+class ClassifyOptions(PromptOptions):
+    """Options of ``ZeroShotClassifier``. ``labels`` (a list or ``"a,b"``) becomes a tuple of
+    clean labels; ``method=None`` becomes the default (``embedding``)."""
 
-    task = "zero-shot-classification"
-    methods: tuple[str, ...] = METHODS
-    default_method = "embedding"
-    default_labels: tuple[str, ...] = ()
-    default_prompt = CLASSIFY_PROMPT
-    default_hypothesis = DEFAULT_HYPOTHESIS
+    methods: ClassVar[tuple[str, ...]] = METHODS
+    default_method: ClassVar[str] = "embedding"
+    default_labels: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self,
-        labels: Sequence[str] | str | None = None,
-        *,
-        multi_label: bool = False,
-        method: str | None = None,
-        prompt: str | None = None,
-        hypothesis_template: str | None = None,
-        normalize: str = "auto",
-        calibrate: bool = False,
-        threshold: float = 0.5,
-        similarity_temperature: float = 0.05,
-        similarity_threshold: float = 0.25,
-        system: str | None = None,
-        raw: bool = False,
-        model: ModelLike = None,
-        embedder: Any = None,
-        **generation: Any,
-    ) -> None:
-        method = method or self.default_method
-        self._remember(
-            labels=labels, multi_label=multi_label, method=method, prompt=prompt,
-            hypothesis_template=hypothesis_template, normalize=normalize, calibrate=calibrate,
-            threshold=threshold, similarity_temperature=similarity_temperature,
-            similarity_threshold=similarity_threshold, system=system, raw=raw,
-        )
-        super().__init__(model=model, embedder=embedder, **generation)
-        if labels is None:
-            if not self.default_labels:
-                raise ConfigError(
-                    "zero-shot classification needs labels: pass labels=['a', 'b'] "
-                    "(--labels a,b)"
-                )
-            labels = list(self.default_labels)
-        self.labels = check_labels(labels, minimum=1 if multi_label else 2)
+    labels: Sequence[str] | str | None = None
+    multi_label: bool = False
+    method: str | None = None
+    hypothesis_template: str | None = None
+    normalize: str = "auto"
+    calibrate: bool = False
+    threshold: float = 0.5
+    similarity_temperature: float = 0.05
+    similarity_threshold: float = 0.25
+
+    def __post_init__(self) -> None:
+        method = self.method or self.default_method
         if method not in self.methods:
             what = {"llm": "llm (log-likelihood)", "embedding": "embedding (similarity)",
                     "head": "head (trained classifier)"}
@@ -115,89 +92,84 @@ class ZeroShotClassifier(Task):
                 f"method={method!r}: use one of "
                 + ", ".join(what[m] for m in sorted(self.methods))
             )
-        if normalize not in NORMALIZATIONS:
-            raise ConfigError(f"normalize={normalize!r}: use one of {', '.join(NORMALIZATIONS)}")
-        if not 0 < threshold < 1:
-            raise ConfigError(f"threshold={threshold} must be between 0 and 1, e.g. 0.5")
-        if similarity_temperature <= 0:
+        labels = self.labels if self.labels is not None else self.default_labels
+        if not labels:
             raise ConfigError(
-                f"similarity_temperature={similarity_temperature} must be > 0, e.g. 0.05"
+                "zero-shot classification needs labels: pass labels=['a', 'b'] (--labels a,b)"
             )
-        self.multi_label = multi_label
-        self.method = method
-        self.prompt = PromptTemplate(prompt or self.default_prompt)
-        if "text" not in self.prompt.variables:
-            raise ConfigError("the classification prompt needs a {text} variable")
-        self.hypothesis = PromptTemplate(hypothesis_template or self.default_hypothesis)
-        if self.hypothesis.variables != ("label",):
+        if self.normalize not in NORMALIZATIONS:
+            raise ConfigError(
+                f"normalize={self.normalize!r}: use one of {', '.join(NORMALIZATIONS)}"
+            )
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold={self.threshold} must be between 0 and 1, e.g. 0.5")
+        if self.similarity_temperature <= 0:
+            raise ConfigError(
+                f"similarity_temperature={self.similarity_temperature} must be > 0, e.g. 0.05"
+            )
+        if self.hypothesis_template is not None and PromptTemplate(
+            self.hypothesis_template
+        ).variables != ("label",):
             raise ConfigError(
                 "hypothesis_template needs exactly one variable, {label}: e.g. "
                 "'This text is about {label}.'"
             )
-        self.normalize = normalize
-        self.calibrate = calibrate
-        self.threshold = threshold
-        self.similarity_temperature = similarity_temperature
-        self.similarity_threshold = similarity_threshold
-        self.system = system
-        self.raw = raw
+        self._set(method=method,
+                  labels=check_labels(labels, minimum=1 if self.multi_label else 2))
+
+
+@dataclass(frozen=True, eq=False)
+class LabelResult(TaskResult):
+    """The best ``label`` and its ``score``, every label's score (best first), for
+    multi-label the ``labels`` at or above the threshold; ``truncated`` when the text was cut
+    to fit the model's window."""
+
+    label: str
+    score: float
+    scores: dict[str, float]
+    labels: list[str] | None = None
+    method: str = ""
+    truncated: bool = False
+    method_detail: str | None = None
+
+
+class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
+    """``pipeline("zero-shot-classification", labels=[...])``: see the module doc."""
+
+    task = "zero-shot-classification"
+    options_type = ClassifyOptions
+    primary = "labels"
+    default_prompt = CLASSIFY_PROMPT
+    default_hypothesis = DEFAULT_HYPOTHESIS
+    raw_suffix = RAW_SUFFIX
+
+    def _prepare(self) -> None:
+        self.labels: tuple[str, ...] = tuple(self.options.labels or ())
+        self.hypothesis = PromptTemplate(
+            self.options.hypothesis_template or self.default_hypothesis
+        )
         self._prior: list[float] | None = None
         self._hyp_vecs: np.ndarray | None = None
 
-    # ------------------------------------------------------------ prompts
-
-    def _fill(self, template: PromptTemplate, text: str, **extra: str) -> str:
-        values = {"text": text, "labels": ", ".join(self.labels), **extra}
-        return template.fill(**{k: v for k, v in values.items() if k in template.variables})
-
-    def _prompt_text(self, body: str, gen: Generator) -> str:
-        if self.raw or not gen.has_chat_template:
-            return body + RAW_SUFFIX
-        return body
-
-    def _fit(self, text: str, gen: Generator) -> tuple[str, bool]:
-        """Cut ``text`` (keeping its start) so that the prompt fits the context window."""
-        try:
-            window = gen.context_window
-            n = gen.count_tokens(text)
-        except Exception:
-            return text, False
-        overhead = gen.count_tokens(self._fill(self.prompt, "")) + PROMPT_RESERVE
-        if self.system:
-            overhead += gen.count_tokens(self.system)
-        budget = window - overhead
-        if window <= 0 or n <= budget:
-            return text, False
-        if budget < 16:
-            raise ConfigError(
-                f"the classification prompt leaves no room for text in the context window of "
-                f"{window} tokens: shorten the prompt or the labels"
-            )
-        cut = text
-        while gen.count_tokens(cut) > budget and cut:
-            cut = cut[: int(len(cut) * budget / max(gen.count_tokens(cut), 1) * 0.95)]
-        return cut, True
-
     # ------------------------------------------------------------ scoring
+
+    def prompt_for(self, gen: Generator, text: str, hypothesis: str | None = None) -> str:
+        """The prompt that scores ``text`` (with ``hypothesis``: the multi-label yes/no one)."""
+        template = MULTI_PROMPT_T if hypothesis is not None else None
+        return self.render(gen, template, text=text, labels=", ".join(self.labels),
+                           hypothesis=hypothesis or "")
 
     def _llm_probs(self, text: str) -> list[float]:
         gen = self.generator
-        if self.multi_label:
+        o = self.options
+        if o.multi_label:
             return [
-                yes_probability(
-                    gen,
-                    self._prompt_text(
-                        self._fill(MULTI_PROMPT_T, text, hypothesis=self._hyp(label)), gen
-                    ),
-                    system=self.system,
-                    raw=self.raw,
-                )
+                yes_probability(gen, self.prompt_for(gen, text, self._hyp(label)),
+                                system=o.system, raw=o.raw)
                 for label in self.labels
             ]
-        scores = label_logprobs(
-            gen, self._prompt_text(self._fill(self.prompt, text), gen), self.labels,
-            system=self.system, raw=self.raw, normalize=self.normalize,
-        )
+        scores = label_logprobs(gen, self.prompt_for(gen, text), self.labels, system=o.system,
+                                raw=o.raw, normalize=o.normalize)
         return softmax(scores)
 
     def _hyp(self, label: str) -> str:
@@ -206,24 +178,25 @@ class ZeroShotClassifier(Task):
     def _embedding_sims(self, text: str) -> np.ndarray:
         emb = self.embedder
         if self._hyp_vecs is None:
-            self._hyp_vecs = _unit(emb.embed([self._hyp(lab) for lab in self.labels]))
-        vec = _unit(emb.embed([text]))[0]
+            self._hyp_vecs = unit_rows(emb.embed([self._hyp(lab) for lab in self.labels]))
+        vec = unit_rows(emb.embed([text]))[0]
         return self._hyp_vecs @ vec
 
     def _embedding_probs(self, text: str, sims: np.ndarray | None = None) -> list[float]:
         if sims is None:
             sims = self._embedding_sims(text)
-        t = self.similarity_temperature
-        if self.multi_label:
-            return [_sigmoid((float(s) - self.similarity_threshold) / t) for s in sims]
+        t = self.options.similarity_temperature
+        if self.options.multi_label:
+            return [_sigmoid((float(s) - self.options.similarity_threshold) / t) for s in sims]
         return softmax([float(s) for s in sims], temperature=t)
 
     def probabilities(self, text: str) -> list[float]:
         """One probability per label (in ``self.labels`` order), calibrated if asked."""
-        probs = self._llm_probs(text) if self.method == "llm" else self._embedding_probs(text)
-        if self.calibrate:
+        llm = self.options.method == "llm"
+        probs = self._llm_probs(text) if llm else self._embedding_probs(text)
+        if self.options.calibrate:
             prior = self.prior()
-            if self.multi_label:
+            if self.options.multi_label:
                 probs = [calibrate([p, 1 - p], [q, 1 - q])[0] for p, q in zip(probs, prior,
                                                                                 strict=True)]
             else:
@@ -233,16 +206,16 @@ class ZeroShotClassifier(Task):
     def probabilities_batch(self, texts: Sequence[str]) -> np.ndarray:
         """``probabilities`` for many texts ``(n, n_labels)``; the embedding method embeds
         them in batches."""
-        if self.method != "embedding":
+        if self.options.method != "embedding":
             return np.array([self.probabilities(t) for t in texts])
         emb = self.embedder
         if self._hyp_vecs is None:
-            self._hyp_vecs = _unit(emb.embed([self._hyp(lab) for lab in self.labels]))
-        sims = _unit(emb.embed(list(texts))) @ self._hyp_vecs.T
+            self._hyp_vecs = unit_rows(emb.embed([self._hyp(lab) for lab in self.labels]))
+        sims = unit_rows(emb.embed(list(texts))) @ self._hyp_vecs.T
         out = [self._embedding_probs("", row) for row in sims]
-        if self.calibrate:
+        if self.options.calibrate:
             prior = self.prior()
-            if self.multi_label:
+            if self.options.multi_label:
                 out = [[calibrate([p, 1 - p], [q, 1 - q])[0] for p, q in zip(ps, prior,
                                                                                 strict=True)]
                        for ps in out]
@@ -255,39 +228,44 @@ class ZeroShotClassifier(Task):
         averaged: the model's bias that ``calibrate=True`` divides out. Computed once."""
         if self._prior is None:
             runs = [
-                self._llm_probs(cf) if self.method == "llm" else self._embedding_probs(cf or " ")
+                self._llm_probs(cf) if self.options.method == "llm"
+                else self._embedding_probs(cf or " ")
                 for cf in CONTENT_FREE
             ]
             self._prior = [float(np.mean(col)) for col in zip(*runs, strict=True)]
         return self._prior
 
-    def _run(self, text: str) -> Result:
+    def _run(self, text: str) -> LabelResult:
         truncated = False
-        if self.method == "llm":
-            text, truncated = self._fit(text, self.generator)
-        probs = self.probabilities(text)
+        if self.options.method == "llm":
+            gen = self.generator
+            budget = self.text_budget(gen, reserve=PROMPT_RESERVE, labels=", ".join(self.labels))
+            text, truncated = self.fit_text(gen, text, budget)
+        return self.result(self.probabilities(text), truncated=truncated)
+
+    def result(self, probs: Sequence[float], *, truncated: bool = False) -> LabelResult:
+        """The ``LabelResult`` for one probability per label (in ``self.labels`` order)."""
         order = sorted(range(len(self.labels)), key=lambda i: -probs[i])
-        best = order[0]
-        out: Result = {
-            "label": self.labels[best],
-            "score": round(float(probs[best]), 6),
-            "scores": {self.labels[i]: round(float(probs[i]), 6) for i in order},
-        }
-        if self.multi_label:
-            out["labels"] = [self.labels[i] for i in order if probs[i] >= self.threshold]
-        out["method"] = self.method
-        if truncated:
-            out["truncated"] = True
-        return out
+        chosen = None
+        if self.options.multi_label:
+            chosen = [self.labels[i] for i in order if probs[i] >= self.options.threshold]
+        return LabelResult(
+            label=self.labels[order[0]],
+            score=round(float(probs[order[0]]), 6),
+            scores={self.labels[i]: round(float(probs[i]), 6) for i in order},
+            labels=chosen,
+            method=str(self.options.method),
+            truncated=truncated,
+        )
 
 
 MULTI_PROMPT_T = PromptTemplate(MULTI_PROMPT)
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def unit_rows(x: Any) -> np.ndarray:
+    """The rows of ``x`` scaled to unit length (float32; a zero row stays zero)."""
     x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def _sigmoid(x: float) -> float:
@@ -297,4 +275,11 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-__all__ = ["CLASSIFY_PROMPT", "DEFAULT_HYPOTHESIS", "METHODS", "ZeroShotClassifier"]
+__all__ = [
+    "CLASSIFY_PROMPT",
+    "DEFAULT_HYPOTHESIS",
+    "METHODS",
+    "ClassifyOptions",
+    "LabelResult",
+    "ZeroShotClassifier",
+]

@@ -1,4 +1,4 @@
-"""Few-shot prompting, built as the course builds it by hand: an instruction, worked examples
+"""Few-shot prompting, built the way one builds it by hand: an instruction, worked examples
 and the query, separated by a separator line, with the separator as the stop sequence.
 
 ::
@@ -20,7 +20,7 @@ raw text by default (``chat=True`` sends it as a user message through the chat t
 >>> fs = FewShot([{"input": "I loved it", "output": "positive"}],
 ...              instruction="Classify the review.", model=g)
 >>> fs("The food was cold")
-{'output': 'negative', 'examples': [0]}
+FewShotResult(output='negative', examples=[0])
 >>> print(fs.build_prompt("The food was cold"))
 Classify the review.
 <BLANKLINE>
@@ -37,112 +37,120 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ponder.errors import ConfigError, LoaderError
-from ponder.tasks.base import ModelLike, Result, Task
+from ponder.tasks.base import Task, TaskOptions, TaskResult
+from ponder.tasks.classify import unit_rows
 
 Example = tuple[str, str]
 ExamplesLike = Sequence[Mapping[str, Any]] | Sequence[Sequence[str]] | str | Path
 
 
-class FewShot(Task):
-    """``pipeline("few-shot", examples=[...])``: ``{"output", "examples"}`` per query."""
+@dataclass(frozen=True, kw_only=True)
+class FewShotOptions(TaskOptions):
+    """Options of ``FewShot``. ``examples`` (dicts, pairs, or a .jsonl/.json/.csv file) become
+    a tuple of ``(input, output)`` pairs; ``chat=True`` sends the prompt through the chat
+    template (default: raw text)."""
 
-    task = "few-shot"
-    generative = True
-    default_generation: ClassVar[dict[str, Any]] = {"max_new_tokens": 64}
+    examples: ExamplesLike | None = None
+    instruction: str = ""
+    input_prefix: str = "Input: "
+    output_prefix: str = "Output: "
+    separator: str = "###"
+    select: int | None = None
+    input_field: str = "input"
+    output_field: str = "output"
+    chat: bool = False
+    system: str | None = None
 
-    def __init__(
-        self,
-        examples: ExamplesLike | None = None,
-        *,
-        instruction: str = "",
-        input_prefix: str = "Input: ",
-        output_prefix: str = "Output: ",
-        separator: str = "###",
-        select: int | None = None,
-        input_field: str = "input",
-        output_field: str = "output",
-        chat: bool = False,
-        system: str | None = None,
-        model: ModelLike = None,
-        embedder: Any = None,
-        **generation: Any,
-    ) -> None:
-        self._remember(
-            examples=examples, instruction=instruction, input_prefix=input_prefix,
-            output_prefix=output_prefix, separator=separator, select=select,
-            input_field=input_field, output_field=output_field, chat=chat, system=system,
-        )
-        super().__init__(model=model, embedder=embedder, **generation)
-        if examples is None:
+    def __post_init__(self) -> None:
+        if self.examples is None:
             raise ConfigError(
                 "few-shot needs examples: a list of {'input', 'output'} objects or a .jsonl/"
                 ".csv file (--examples FILE)"
             )
-        if isinstance(examples, str | Path):
-            self.examples = load_examples(examples, input_field, output_field)
+        if isinstance(self.examples, str | Path):
+            examples = load_examples(self.examples, self.input_field, self.output_field)
         else:
-            self.examples = _coerce(examples, input_field, output_field)
-        if not self.examples:
+            examples = _coerce(self.examples, self.input_field, self.output_field)
+        if not examples:
             raise ConfigError("few-shot needs at least one example; the list is empty")
-        if not separator.strip():
+        if not self.separator.strip():
             raise ConfigError("separator must contain visible characters, e.g. '###'")
-        if select is not None and (not isinstance(select, int) or select < 1):
-            raise ConfigError(f"select={select!r} must be an integer >= 1 (or None for all)")
-        self.instruction = instruction.strip()
-        self.input_prefix = input_prefix
-        self.output_prefix = output_prefix
-        self.separator = separator.strip()
-        self.select = select
-        self.chat = chat
-        self.system = system
+        if self.select is not None and (not isinstance(self.select, int) or self.select < 1):
+            raise ConfigError(f"select={self.select!r} must be an integer >= 1 (or None for all)")
+        self._set(examples=tuple(examples), instruction=self.instruction.strip(),
+                  separator=self.separator.strip())
+
+
+@dataclass(frozen=True, eq=False)
+class FewShotResult(TaskResult):
+    """The model's ``output`` and the indices of the ``examples`` that were in its prompt."""
+
+    output: str
+    examples: list[int]
+
+
+class FewShot(Task[FewShotOptions, FewShotResult]):
+    """``pipeline("few-shot", examples=[...])``: a ``FewShotResult`` per query."""
+
+    task = "few-shot"
+    options_type = FewShotOptions
+    primary = "examples"
+    generative = True
+    default_generation: ClassVar[dict[str, Any]] = {"max_new_tokens": 64}
+
+    def _prepare(self) -> None:
+        self.examples: list[Example] = list(self.options.examples or ())
         self._pool: np.ndarray | None = None
 
     @property
     def stop(self) -> tuple[str, ...]:
         """The stop sequences: the separator, and the next input's prefix."""
-        stops = [self.separator]
-        if self.input_prefix.strip():
-            stops.append("\n" + self.input_prefix.strip())
+        stops = [self.options.separator]
+        if self.options.input_prefix.strip():
+            stops.append("\n" + self.options.input_prefix.strip())
         return tuple(stops)
 
     def choose(self, query: str) -> list[int]:
         """Indices of the examples for ``query``: all of them, or the ``select`` nearest
         by embedding, least similar first."""
         n = len(self.examples)
-        if self.select is None or self.select >= n:
+        select = self.options.select
+        if select is None or select >= n:
             return list(range(n))
         emb = self.embedder
         if self._pool is None:
-            self._pool = _unit(emb.embed([x for x, _ in self.examples]))
-        q = _unit(emb.embed([query]))[0]
+            self._pool = unit_rows(emb.embed([x for x, _ in self.examples]))
+        q = unit_rows(emb.embed([query]))[0]
         sims = self._pool @ q
-        top = np.argsort(-sims, kind="stable")[: self.select]
+        top = np.argsort(-sims, kind="stable")[:select]
         return [int(i) for i in top[::-1]]
 
     def build_prompt(self, query: str, indices: Sequence[int] | None = None) -> str:
         """The prompt text for ``query`` (with the chosen examples)."""
+        o = self.options
         chosen = self.choose(query) if indices is None else indices
-        out_prefix = self.output_prefix
         blocks = [
-            f"{self.input_prefix}{self.examples[i][0]}\n{out_prefix}{self.examples[i][1]}"
+            f"{o.input_prefix}{self.examples[i][0]}\n{o.output_prefix}{self.examples[i][1]}"
             for i in chosen
         ]
-        blocks.append(f"{self.input_prefix}{query}\n{out_prefix.rstrip()}")
-        body = f"\n{self.separator}\n".join(blocks)
-        return f"{self.instruction}\n\n{body}" if self.instruction else body
+        blocks.append(f"{o.input_prefix}{query}\n{o.output_prefix.rstrip()}")
+        body = f"\n{o.separator}\n".join(blocks)
+        return f"{o.instruction}\n\n{body}" if o.instruction else body
 
-    def _run(self, text: str) -> Result:
+    def _run(self, text: str) -> FewShotResult:
         indices = self.choose(text)
         prompt = self.build_prompt(text, indices)
         cfg = self.generation_config(stop=self.stop)
-        completion = self.generator.complete(prompt, cfg, system=self.system, raw=not self.chat)
-        return {"output": completion.text.strip(), "examples": indices}
+        completion = self.generator.complete(prompt, cfg, system=self.options.system,
+                                             raw=not self.options.chat)
+        return FewShotResult(completion.text.strip(), indices)
 
 
 def _coerce(items: Sequence[Any], input_field: str, output_field: str) -> list[Example]:
@@ -208,9 +216,4 @@ def load_examples(
         raise LoaderError(str(p), str(e)) from None
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-__all__ = ["FewShot", "load_examples"]
+__all__ = ["FewShot", "FewShotOptions", "FewShotResult", "load_examples"]

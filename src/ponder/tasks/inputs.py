@@ -1,4 +1,7 @@
-"""Batch inputs for the task commands: one task input per line or row, not documents.
+"""Task inputs: the checks every text and label set passes, and batch input files (one task
+input per line or row, not documents).
+
+- ``check_text`` and ``check_labels`` refuse what no task can process, naming the fix.
 
 - ``.txt``: one input per non-blank line (``whole=True``: the whole file is one input, as
   ``ponder summarize`` reads a text file).
@@ -20,11 +23,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ponder.errors import LoaderError
+from ponder.errors import ConfigError, InputError, LoaderError
+from ponder.ingest.tabular import load_csv_report, load_jsonl_report
+from ponder.ingest.textutil import decode_text, read_bytes
 
 SUFFIXES = (".txt", ".text", ".md", ".jsonl", ".csv", ".tsv")
 Skipped = list[tuple[str, str]]
@@ -65,8 +71,6 @@ def read_inputs(
         if text_field:
             raise LoaderError(str(p), "--text-field is for .jsonl and .csv files, not text files")
         return _read_text(p, whole)
-    from ponder.ingest.tabular import load_csv_report, load_jsonl_report
-
     loader = load_jsonl_report if suffix == ".jsonl" else load_csv_report
     docs, skipped = loader(p, text_field)
     rows: list[InputRow] = []
@@ -80,8 +84,6 @@ def read_inputs(
 
 
 def _read_text(p: Path, whole: bool) -> tuple[list[InputRow], Skipped]:
-    from ponder.ingest.textutil import decode_text, read_bytes
-
     text = decode_text(read_bytes(p, str(p)), str(p))
     if whole:
         if not text.strip():
@@ -97,4 +99,54 @@ def _read_text(p: Path, whole: bool) -> tuple[list[InputRow], Skipped]:
     return rows, []
 
 
-__all__ = ["SUFFIXES", "InputRow", "read_inputs"]
+def check_text(text: object, what: str = "text") -> str:
+    """Return ``text`` if it is a non-blank string, else raise ``InputError`` saying so.
+
+    >>> check_text("  ")
+    Traceback (most recent call last):
+    ...
+    ponder.errors.InputError: the text is empty: give some text to process
+    """
+    if not isinstance(text, str):
+        raise InputError(
+            f"the {what} is a {type(text).__name__}, not a string: pass text (str) or a list of "
+            "strings"
+        )
+    if not text.strip():
+        raise InputError(f"the {what} is empty: give some text to process")
+    return text
+
+
+def check_labels(
+    labels: Sequence[str] | str, *, minimum: int = 2, what: str = "labels"
+) -> tuple[str, ...]:
+    """Clean a label set: a list or a comma-separated string; blanks and duplicates refused.
+
+    >>> check_labels("positive, negative,neutral")
+    ('positive', 'negative', 'neutral')
+    >>> check_labels(["spam"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ponder.errors.ConfigError: a label set of one ('spam') leaves nothing to choose between: ...
+    """
+    if isinstance(labels, str):
+        labels = labels.split(",")
+    cleaned = [" ".join(str(lab).split()) for lab in labels]
+    if any(not lab for lab in cleaned):
+        raise ConfigError(f"{what} {list(labels)!r} contain an empty label: remove it")
+    seen: set[str] = set()
+    for lab in cleaned:
+        if lab.lower() in seen:
+            raise ConfigError(f"label {lab!r} is given twice in {cleaned}: give each label once")
+        seen.add(lab.lower())
+    if not cleaned:
+        raise ConfigError(f"no {what} given: pass at least {minimum}, e.g. --labels a,b")
+    if len(cleaned) < minimum:
+        raise ConfigError(
+            f"a label set of one ({cleaned[0]!r}) leaves nothing to choose between: give at "
+            f"least {minimum} labels, e.g. --labels {cleaned[0]},other"
+        )
+    return tuple(cleaned)
+
+
+__all__ = ["SUFFIXES", "InputRow", "check_labels", "check_text", "read_inputs"]

@@ -1,21 +1,27 @@
 """Task names, as Hugging Face ``pipeline`` users know them, and ``pipeline()`` itself.
 
 =================================================  ======================  =====================
-task name (aliases)                                class                   result keys
+task name (aliases)                                class                   result (fields)
 =================================================  ======================  =====================
-``summarization`` (``summarize``)                  ``Summarizer``          summary, method
-``sentiment-analysis`` (``sentiment``)             ``SentimentAnalyzer``   label, score, scores,
-                                                                           method
-``zero-shot-classification`` (``classify``,        ``ZeroShotClassifier``  label, score, scores,
-``zero-shot``, ``classification``)                                         method
-``translation`` (``translate``,                    ``Translator``          translation, source,
-``translation_en_to_de``...)                                               target [, warning]
-``few-shot`` (``fewshot``)                         ``FewShot``             output, examples
+``summarization`` (``summarize``)                  ``Summarizer``          ``SummaryResult``
+                                                                           (summary, method...)
+``sentiment-analysis`` (``sentiment``)             ``SentimentAnalyzer``   ``LabelResult`` (label,
+                                                                           score, scores, method)
+``zero-shot-classification`` (``classify``,        ``ZeroShotClassifier``  ``LabelResult``
+``zero-shot``, ``classification``)
+``translation`` (``translate``,                    ``Translator``          ``TranslationResult``
+``translation_en_to_de``...)                                               (translation, source,
+                                                                           target [, warning])
+``few-shot`` (``fewshot``)                         ``FewShot``             ``FewShotResult``
+                                                                           (output, examples)
 =================================================  ======================  =====================
+
+Each class takes its options as keyword arguments (or whole, ``options=SummarizeOptions(...)``);
+``result.to_dict()`` is the JSON object the CLI and the server print.
 
 >>> sorted(TASKS)
 ['few-shot', 'sentiment-analysis', 'summarization', 'translation', 'zero-shot-classification']
->>> pipeline("translation_en_to_fr", model="fake").target
+>>> pipeline("translation_en_to_fr", model="fake").options.target
 'fr'
 >>> pipeline("summarise")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -87,8 +93,8 @@ def pipeline(
     Nothing loads until the first call.
 
     >>> clf = pipeline("zero-shot-classification", labels=["sports", "politics"], model="fake")
-    >>> clf.labels, clf.method
-    (['sports', 'politics'], 'embedding')
+    >>> clf.options.labels, clf.options.method
+    (('sports', 'politics'), 'embedding')
     """
     name, implied = resolve_task(task)
     for key, value in implied.items():

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 
 from ponder.errors import ConfigError
 from ponder.llm.base import Generator, Message
+from ponder.text import count_tokens
 
 NORMALIZATIONS = ("auto", "sum", "mean")
 
@@ -111,7 +112,7 @@ def label_logprobs(
     forms = [surface_forms(lab) for lab in labels]
     flat = [space + f for fs in forms for f in fs]
     scores = gen.logprobs(prompt, flat, system=system, raw=raw)
-    counts = [max(1, _count_tokens(gen, c)) for c in flat]
+    counts = [max(1, count_tokens(c, gen).n) for c in flat]
     mode = normalize
     if mode == "auto":
         mode = "sum" if len(set(counts)) == 1 else "mean"
@@ -123,13 +124,6 @@ def label_logprobs(
         out.append(logsumexp(scores[pos : pos + len(fs)]))
         pos += len(fs)
     return out
-
-
-def _count_tokens(gen: Generator, text: str) -> int:
-    try:
-        return gen.count_tokens(text)
-    except Exception:  # a backend without a tokenizer: whitespace words
-        return len(text.split())
 
 
 def label_distribution(

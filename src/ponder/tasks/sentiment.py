@@ -16,7 +16,7 @@ Every result names the method that ran (``method``, and ``method_detail`` for th
 >>> scores = {"positive": -0.3, "negative": -2.5, "neutral": -1.9}
 >>> g = ScriptedGenerator(logprobs=lambda p, c: scores.get(c, -9.0))
 >>> r = SentimentAnalyzer(method="llm", model=g)("I love this tea!")
->>> r["label"], r["score"], list(r["scores"]), r["method"]
+>>> r.label, r.score, list(r.scores), r.method
 ('positive', 0.761626, ['positive', 'neutral', 'negative'], 'llm')
 >>> SentimentAnalyzer(labels="good,bad")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -27,13 +27,13 @@ ponder.errors.ConfigError: the sentiment head knows the labels negative, neutral
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ponder.errors import ConfigError
-from ponder.tasks.base import ModelLike, Result
-from ponder.tasks.classify import ZeroShotClassifier
+from ponder.tasks.classify import ClassifyOptions, LabelResult, ZeroShotClassifier
 from ponder.tasks.head import EmbeddingHead, shipped_head
 
 SENTIMENT_LABELS = ("positive", "negative", "neutral")
@@ -45,54 +45,53 @@ SENTIMENT_PROMPT = (
 SENTIMENT_HYPOTHESIS = "The sentiment of this text is {label}."
 
 
-class SentimentAnalyzer(ZeroShotClassifier):
-    """``pipeline("sentiment-analysis")``: ``{"label", "score", "scores", "method"}`` per text.
+@dataclass(frozen=True, kw_only=True)
+class SentimentOptions(ClassifyOptions):
+    """Options of ``SentimentAnalyzer``: those of ``ClassifyOptions`` with sentiment defaults,
+    and ``head`` (another ``EmbeddingHead``; default: the shipped TweetEval one)."""
 
-    ``head=`` takes another ``EmbeddingHead`` (default: the shipped TweetEval one).
-    """
+    methods: ClassVar[tuple[str, ...]] = ("head", "llm", "embedding")
+    default_method: ClassVar[str] = "head"
+    default_labels: ClassVar[tuple[str, ...]] = SENTIMENT_LABELS
 
-    task = "sentiment-analysis"
-    methods = ("head", "llm", "embedding")
-    default_method = "head"
-    default_labels = SENTIMENT_LABELS
-    default_prompt = SENTIMENT_PROMPT
-    default_hypothesis = SENTIMENT_HYPOTHESIS
+    head: EmbeddingHead | None = field(default=None, compare=False)
 
-    def __init__(
-        self,
-        labels: Sequence[str] | str | None = None,
-        *,
-        method: str | None = None,
-        head: EmbeddingHead | None = None,
-        model: ModelLike = None,
-        embedder: Any = None,
-        **options: Any,
-    ) -> None:
-        method = method or self.default_method
-        if method == "head":
-            if options.get("multi_label"):
+    def __post_init__(self) -> None:
+        if (self.method or self.default_method) == "head":
+            if self.multi_label:
                 raise ConfigError(
                     "the sentiment head gives one label per text: multi_label needs "
                     "method='llm' or 'embedding'"
                 )
-            if options.get("calibrate"):
+            if self.calibrate:
                 raise ConfigError(
                     "the sentiment head is calibrated already (temperature scaling on held-out "
                     "tweets): --calibrate applies to --method llm or embedding"
                 )
-            known = head.labels if head is not None else HEAD_LABELS
-            if labels is not None:
-                given = labels.split(",") if isinstance(labels, str) else list(labels)
+            known = self.head.labels if self.head is not None else HEAD_LABELS
+            if self.labels is None:
+                self._set(labels=tuple(known))
+            else:
+                given = self.labels.split(",") if isinstance(self.labels, str) else self.labels
                 if sorted(" ".join(str(x).split()).lower() for x in given) != sorted(known):
                     raise ConfigError(
                         f"the sentiment head knows the labels {', '.join(known)}; for other "
                         "labels use method='llm' or 'embedding' (--method llm)"
                     )
-            else:
-                labels = list(known)
-        super().__init__(labels, method=method, model=model, embedder=embedder, **options)
-        self._options["head"] = head
-        self._head = head
+        super().__post_init__()
+
+
+class SentimentAnalyzer(ZeroShotClassifier):
+    """``pipeline("sentiment-analysis")``: a ``LabelResult`` per text (see the module doc)."""
+
+    task = "sentiment-analysis"
+    options_type = SentimentOptions
+    default_prompt = SENTIMENT_PROMPT
+    default_hypothesis = SENTIMENT_HYPOTHESIS
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._head = getattr(self.options, "head", None)
         self._checked = False
 
     @property
@@ -105,7 +104,7 @@ class SentimentAnalyzer(ZeroShotClassifier):
     @property
     def embedder(self) -> Any:
         """The embedder: the one given, else (head) the head's own, else the settings'."""
-        if self.method == "head" and self._embedder is None:
+        if self.options.method == "head" and self._embedder is None:
             self._embedder = self.head.embedder()
         return ZeroShotClassifier.embedder.fget(self)  # type: ignore[attr-defined]
 
@@ -119,21 +118,21 @@ class SentimentAnalyzer(ZeroShotClassifier):
         return probs[:, order]
 
     def probabilities(self, text: str) -> list[float]:
-        if self.method != "head":
+        if self.options.method != "head":
             return super().probabilities(text)
         return [float(p) for p in self._head_probs(self.embedder.embed([text]))[0]]
 
     def probabilities_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Label probabilities ``(n, n_labels)`` for many texts, embedded in batches."""
-        if self.method != "head":
+        if self.options.method != "head":
             return super().probabilities_batch(texts)
         return self._head_probs(self.embedder.embed(list(texts)))
 
-    def _run(self, text: str) -> Result:
-        out = super()._run(text)
-        if self.method == "head":
-            out["method_detail"] = self.head.describe()
-        return out
+    def result(self, probs: Sequence[float], *, truncated: bool = False) -> LabelResult:
+        out = super().result(probs, truncated=truncated)
+        if self.options.method != "head":
+            return out
+        return replace(out, method_detail=self.head.describe())
 
 
-__all__ = ["HEAD_LABELS", "SENTIMENT_LABELS", "SentimentAnalyzer"]
+__all__ = ["HEAD_LABELS", "SENTIMENT_LABELS", "SentimentAnalyzer", "SentimentOptions"]

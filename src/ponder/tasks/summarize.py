@@ -25,9 +25,9 @@ reached, and makes an abstractive summary that falls short carry a ``warning``.
 >>> doc = ("The council approved the new park. The park will open next spring. "
 ...        "Residents welcomed the park decision. Unrelated: the weather was mild.")
 >>> s = Summarizer(method="extractive", num_sentences=1, embedder=HashEmbedder(dim=128))
->>> s(doc)["summary"]
+>>> s(doc).summary
 'The council approved the new park.'
->>> Summarizer(method="lead", num_sentences=2)(doc)["summary"]
+>>> Summarizer(method="lead", num_sentences=2)(doc).summary
 'The council approved the new park. The park will open next spring.'
 """
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,9 +44,8 @@ import numpy as np
 
 from ponder.errors import ConfigError
 from ponder.llm.base import Generator
-from ponder.prompts.template import PromptTemplate
-from ponder.tasks.base import ModelLike, Result, Task
-from ponder.tasks.text import count_words, split_sentences, truncate_words
+from ponder.tasks.base import PromptOptions, Task, TaskResult
+from ponder.text import count_words, split_sentences, truncate_words
 
 METHODS = ("auto", "extractive", "abstractive", "lead")
 FIGURES = Path(__file__).resolve().parent.parent / "data" / "summarization_figures.json"
@@ -60,71 +60,71 @@ _PREAMBLE = re.compile(
 )
 
 
-class Summarizer(Task):
-    """``pipeline("summarization")``: ``{"summary", "method", ...}`` per text."""
+@dataclass(frozen=True, kw_only=True)
+class SummarizeOptions(PromptOptions):
+    """Options of ``Summarizer`` (see the module doc); lengths are in words."""
 
-    task = "summarization"
-    generative = True
-    default_generation: ClassVar[dict[str, Any]] = {"repetition_penalty": 1.1}
+    method: str = "auto"
+    min_length: int | None = None
+    max_length: int | None = None
+    num_sentences: int = 3
+    diversity: float = 0.3
+    position_weight: float = 0.6
+    chunk_tokens: int | None = None
 
-    def __init__(
-        self,
-        *,
-        method: str = "auto",
-        min_length: int | None = None,
-        max_length: int | None = None,
-        num_sentences: int = 3,
-        diversity: float = 0.3,
-        position_weight: float = 0.6,
-        chunk_tokens: int | None = None,
-        prompt: str | None = None,
-        system: str | None = None,
-        raw: bool = False,
-        model: ModelLike = None,
-        embedder: Any = None,
-        **generation: Any,
-    ) -> None:
-        self._remember(
-            method=method, min_length=min_length, max_length=max_length,
-            num_sentences=num_sentences, diversity=diversity, position_weight=position_weight,
-            chunk_tokens=chunk_tokens, prompt=prompt, system=system, raw=raw,
-        )
-        super().__init__(model=model, embedder=embedder, **generation)
-        if method not in METHODS:
-            raise ConfigError(f"method={method!r}: use one of {', '.join(METHODS)}")
-        for name, value in (("min_length", min_length), ("max_length", max_length)):
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method={self.method!r}: use one of {', '.join(METHODS)}")
+        for name in ("min_length", "max_length"):
+            value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name}={value!r} must be a whole number of words >= 1")
-        if min_length and max_length and min_length > max_length:
+        if self.min_length and self.max_length and self.min_length > self.max_length:
             raise ConfigError(
-                f"min_length={min_length} is more than max_length={max_length}: swap them"
+                f"min_length={self.min_length} is more than max_length={self.max_length}: "
+                "swap them"
             )
-        if not isinstance(num_sentences, int) or num_sentences < 1:
-            raise ConfigError(f"num_sentences={num_sentences!r} must be an integer >= 1")
-        if not 0 <= diversity < 1:
-            raise ConfigError(f"diversity={diversity} must be in [0, 1), e.g. 0.3")
-        if not 0 <= position_weight <= 1:
-            raise ConfigError(f"position_weight={position_weight} must be in [0, 1]")
-        if chunk_tokens is not None and chunk_tokens < 32:
-            raise ConfigError(f"chunk_tokens={chunk_tokens} is too small: use 32 or more")
-        self.method = method
-        self.min_length = min_length
-        self.max_length = max_length
-        self.num_sentences = num_sentences
-        self.diversity = diversity
-        self.position_weight = position_weight
-        self.chunk_tokens = chunk_tokens
-        self.prompt = PromptTemplate(prompt or SUMMARY_PROMPT)
-        if "text" not in self.prompt.variables:
-            raise ConfigError("the summarization prompt needs a {text} variable")
-        self.system = system
-        self.raw = raw
+        if not isinstance(self.num_sentences, int) or self.num_sentences < 1:
+            raise ConfigError(f"num_sentences={self.num_sentences!r} must be an integer >= 1")
+        if not 0 <= self.diversity < 1:
+            raise ConfigError(f"diversity={self.diversity} must be in [0, 1), e.g. 0.3")
+        if not 0 <= self.position_weight <= 1:
+            raise ConfigError(f"position_weight={self.position_weight} must be in [0, 1]")
+        if self.chunk_tokens is not None and self.chunk_tokens < 32:
+            raise ConfigError(f"chunk_tokens={self.chunk_tokens} is too small: use 32 or more")
+
+
+@dataclass(frozen=True, eq=False)
+class SummaryResult(TaskResult):
+    """One summary: ``sentences`` (indices picked, extractive and lead) or ``chunks`` and
+    ``reduce_rounds`` (abstractive map-reduce); ``method_detail`` says why ``auto`` chose."""
+
+    summary: str
+    method: str
+    sentences: list[int] | None = None
+    chunks: int | None = None
+    reduce_rounds: int | None = None
+    warning: str | None = None
+    method_detail: str | None = None
+
+
+class Summarizer(Task[SummarizeOptions, SummaryResult]):
+    """``pipeline("summarization")``: a ``SummaryResult`` per text."""
+
+    task = "summarization"
+    options_type = SummarizeOptions
+    generative = True
+    default_generation: ClassVar[dict[str, Any]] = {"repetition_penalty": 1.1}
+    default_prompt = SUMMARY_PROMPT
+    raw_suffix = RAW_SUFFIX
+
+    def _prepare(self) -> None:
         self._resolved: tuple[str, str] | None = None
 
     def resolved_method(self) -> tuple[str, str]:
         """``(method, why)``: the method that runs, and for ``auto`` why it was chosen."""
-        if self.method != "auto":
-            return self.method, "asked for"
+        if self.options.method != "auto":
+            return self.options.method, "asked for"
         if self._resolved is None:
             model_id = None
             if best_abstractive_models():  # only then is the configured model worth loading
@@ -132,18 +132,15 @@ class Summarizer(Task):
             self._resolved = choose_method(model_id)
         return self._resolved
 
-    def _run(self, text: str) -> Result:
+    def _run(self, text: str) -> SummaryResult:
         method, why = self.resolved_method()
+        detail = why if self.options.method == "auto" else None
         if method == "abstractive":
-            out = self._abstractive(text)
-        else:
-            sentences = split_sentences(text)
-            picked = self._lead(sentences) if method == "lead" else self._extract(sentences)
-            summary = " ".join(sentences[i] for i in picked)
-            out = {"summary": summary, "method": method, "sentences": picked}
-        if self.method == "auto":
-            out["method_detail"] = why
-        return out
+            return self._abstractive(text, detail)
+        sentences = split_sentences(text)
+        picked = self._lead(sentences) if method == "lead" else self._extract(sentences)
+        summary = " ".join(sentences[i] for i in picked)
+        return SummaryResult(summary, method, sentences=picked, method_detail=detail)
 
     # ------------------------------------------------------------ extractive
 
@@ -153,14 +150,15 @@ class Summarizer(Task):
     def _take(self, order: Sequence[int], sentences: Sequence[str]) -> list[int]:
         """Sentences in ``order`` while they fit ``max_length``, up to ``num_sentences`` (more
         while below ``min_length``); returned in document order."""
+        o = self.options
         picked: list[int] = []
         words = 0
         for i in order:
-            enough = len(picked) >= self.num_sentences
-            if enough and (self.min_length is None or words >= self.min_length):
+            enough = len(picked) >= o.num_sentences
+            if enough and (o.min_length is None or words >= o.min_length):
                 break
             w = count_words(sentences[i])
-            if self.max_length is not None and picked and words + w > self.max_length:
+            if o.max_length is not None and picked and words + w > o.max_length:
                 continue
             picked.append(i)
             words += w
@@ -174,55 +172,34 @@ class Summarizer(Task):
         vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         sim = vecs @ vecs.T
         cent = lexrank(sim)
-        if self.position_weight:
+        weight = self.options.position_weight
+        if weight:
             pos = 1.0 - np.arange(n) / n
-            cent = (1 - self.position_weight) * cent + self.position_weight * pos
-        return self._take(mmr_order(cent, sim, self.diversity), sentences)
+            cent = (1 - weight) * cent + weight * pos
+        return self._take(mmr_order(cent, sim, self.options.diversity), sentences)
 
     # ------------------------------------------------------------ abstractive
 
     def _length_phrase(self) -> str:
-        if self.max_length and self.min_length:
-            return f"in {self.min_length} to {self.max_length} words"
-        if self.max_length:
-            return f"in at most {self.max_length} words"
-        if self.min_length:
-            return f"in at least {self.min_length} words"
-        return f"in {self.num_sentences} sentences" if self.num_sentences > 1 else "in one sentence"
-
-    def _body(self, text: str, gen: Generator) -> str:
-        values = {"text": text, "length": self._length_phrase()}
-        body = self.prompt.fill(**{k: v for k, v in values.items() if k in self.prompt.variables})
-        if self.raw or not gen.has_chat_template:
-            body += RAW_SUFFIX
-        return body
+        o = self.options
+        if o.max_length and o.min_length:
+            return f"in {o.min_length} to {o.max_length} words"
+        if o.max_length:
+            return f"in at most {o.max_length} words"
+        if o.min_length:
+            return f"in at least {o.min_length} words"
+        return f"in {o.num_sentences} sentences" if o.num_sentences > 1 else "in one sentence"
 
     def _max_new_tokens(self) -> int:
-        words = self.max_length or 25 * self.num_sentences
+        words = self.options.max_length or 25 * self.options.num_sentences
         return int(words * 1.6) + 16
 
-    def _tokens(self, gen: Generator, text: str) -> int:
-        try:
-            return gen.count_tokens(text)
-        except Exception:  # no tokenizer (remote model): about 4 characters a token
-            return len(text) // 4 + 1
-
-    def text_budget(self, gen: Generator) -> int:
+    def summary_budget(self, gen: Generator) -> int:
         """Tokens of document text that one summarization call can take."""
         cfg = self.generation_config(max_new_tokens=self._max_new_tokens())
-        overhead = self._tokens(gen, self._body("", gen)) + TEMPLATE_RESERVE
-        if self.system:
-            overhead += self._tokens(gen, self.system)
-        budget = gen.context_window - overhead - cfg.max_new_tokens
-        if self.chunk_tokens:
-            budget = min(budget, self.chunk_tokens)
-        if budget < 32:
-            raise ConfigError(
-                f"the context window of {gen.context_window} tokens leaves {budget} tokens for "
-                f"text after the prompt and max_new_tokens={cfg.max_new_tokens}: lower "
-                "max_length/max_new_tokens or use a model with a larger window"
-            )
-        return budget
+        budget = self.text_budget(gen, reserve=TEMPLATE_RESERVE, minimum=32,
+                                  max_new_tokens=cfg.max_new_tokens, length=self._length_phrase())
+        return min(budget, self.options.chunk_tokens or budget)
 
     def split_parts(self, text: str, budget: int, gen: Generator) -> list[str]:
         """Cut ``text`` at sentence ends into parts of at most ``budget`` tokens."""
@@ -231,7 +208,7 @@ class Summarizer(Task):
         used = 0
         for sentence in split_sentences(text):
             for piece in self._pieces(sentence, budget, gen):
-                n = self._tokens(gen, piece) + 1
+                n = self.tokens(gen, piece) + 1
                 if current and used + n > budget:
                     parts.append(" ".join(current))
                     current, used = [], 0
@@ -242,54 +219,47 @@ class Summarizer(Task):
         return parts
 
     def _pieces(self, sentence: str, budget: int, gen: Generator) -> list[str]:
-        if self._tokens(gen, sentence) < budget:
+        n = self.tokens(gen, sentence)
+        if n < budget:
             return [sentence]
         words = sentence.split()
-        out: list[str] = []
-        step = max(1, len(words) * budget // (2 * self._tokens(gen, sentence)))
-        for i in range(0, len(words), step):
-            out.append(" ".join(words[i : i + step]))
-        return out
-
-    def _cut(self, text: str, budget: int, gen: Generator) -> str:
-        """The start of ``text`` that fits ``budget`` tokens."""
-        while text and self._tokens(gen, text) > budget:
-            text = text[: int(len(text) * budget / self._tokens(gen, text) * 0.95)]
-        return text
+        step = max(1, len(words) * budget // (2 * n))
+        return [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
 
     def _summarize_once(self, text: str, gen: Generator) -> str:
         cfg = self.generation_config(max_new_tokens=self._max_new_tokens())
-        completion = gen.complete(self._body(text, gen), cfg, system=self.system, raw=self.raw)
+        body = self.render(gen, text=text, length=self._length_phrase())
+        completion = self.complete_text(gen, body, cfg)
         return clean_summary(completion.text, cut_unfinished=completion.finish_reason == "length")
 
-    def _abstractive(self, text: str) -> Result:
+    def _abstractive(self, text: str, detail: str | None) -> SummaryResult:
         gen = self.generator
-        budget = self.text_budget(gen)
+        budget = self.summary_budget(gen)
         chunks, rounds = 1, 0
-        while self._tokens(gen, text) > budget:  # map-reduce until the text fits
+        while self.tokens(gen, text) > budget:  # map-reduce until the text fits
             if rounds >= MAX_REDUCE_ROUNDS:
-                text = self._cut(text, budget, gen)
+                text = self.fit_text(gen, text, budget)[0]
                 break
             parts = self.split_parts(text, budget, gen)
             if rounds == 0:
                 chunks = len(parts)
             partial = [self._summarize_once(part, gen) for part in parts]
-            text = "\n".join(p for p in partial if p) or self._cut(text, budget, gen)
+            text = "\n".join(p for p in partial if p) or self.fit_text(gen, text, budget)[0]
             rounds += 1
         summary = self._summarize_once(text, gen)
-        if self.max_length:
-            summary = truncate_words(summary, self.max_length)
-        out: Result = {"summary": summary, "method": "abstractive", "chunks": chunks}
-        if rounds:
-            out["reduce_rounds"] = rounds
+        o = self.options
+        if o.max_length:
+            summary = truncate_words(summary, o.max_length)
+        warning = None
         if not summary:
-            out["warning"] = "the model returned an empty summary: try another model or prompt"
-        elif self.min_length and count_words(summary) < self.min_length:
-            out["warning"] = (
+            warning = "the model returned an empty summary: try another model or prompt"
+        elif o.min_length and count_words(summary) < o.min_length:
+            warning = (
                 f"the summary has {count_words(summary)} words, fewer than min_length="
-                f"{self.min_length}: the model stopped early"
+                f"{o.min_length}: the model stopped early"
             )
-        return out
+        return SummaryResult(summary, "abstractive", chunks=chunks, reduce_rounds=rounds or None,
+                             warning=warning, method_detail=detail)
 
 
 def load_figures(path: Path = FIGURES) -> dict[str, Any]:
@@ -412,7 +382,9 @@ def mmr_order(relevance: np.ndarray, sim: np.ndarray, diversity: float) -> list[
 
 __all__ = [
     "METHODS",
+    "SummarizeOptions",
     "Summarizer",
+    "SummaryResult",
     "best_abstractive_models",
     "choose_method",
     "clean_summary",

@@ -10,21 +10,21 @@ SmolLM2-135M) adds a ``note`` saying so: use a larger model (``model="path.gguf"
 >>> from ponder.llm.fake import ScriptedGenerator
 >>> g = ScriptedGenerator(["Das Wetter ist gut.", "The weather is good."])
 >>> t = Translator(target="German", model=g)
->>> t("The weather is good.")
+>>> t("The weather is good.").to_dict()
 {'translation': 'Das Wetter ist gut.', 'source': 'en', 'target': 'de'}
->>> t("The weather is good.")["warning"]
+>>> t("The weather is good.").warning
 'the output is the input unchanged: the model did not translate it into German'
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ponder.errors import ConfigError
 from ponder.llm.base import Generator
-from ponder.prompts.template import PromptTemplate
-from ponder.tasks.base import ModelLike, Result, Task
+from ponder.tasks.base import PromptOptions, Task, TaskResult
 from ponder.tasks.languages import (
     LANGUAGES,
     SCRIPTS,
@@ -55,76 +55,74 @@ _PREFIX = re.compile(
 )
 
 
-class Translator(Task):
+@dataclass(frozen=True, kw_only=True)
+class TranslateOptions(PromptOptions):
+    """Options of ``Translator``: ``target`` and ``source`` as ISO 639-1 codes once checked
+    (names are accepted: ``"German"`` becomes ``"de"``); ``source=None`` guesses it."""
+
+    target: str | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.target:
+            raise ConfigError("translation needs a target language: target='de' (--to de)")
+        target = resolve_language(self.target)
+        source = None if self.source in (None, "", "auto") else resolve_language(self.source)
+        if source == target:
+            raise ConfigError(
+                f"source and target are both {language_name(target)}: nothing to translate;"
+                " pick another --to language"
+            )
+        self._set(target=target, source=source)
+
+
+@dataclass(frozen=True, eq=False)
+class TranslationResult(TaskResult):
+    """One translation; ``source`` is the language given or guessed (``None``: unknown);
+    ``warning`` says what looks wrong, ``note`` when the model is too small to trust."""
+
+    translation: str
+    source: str | None
+    target: str
+    warning: str | None = None
+    truncated: bool = False
+    note: str | None = None
+
+
+class Translator(Task[TranslateOptions, TranslationResult]):
     """``pipeline("translation", target="de")``; ``source`` defaults to auto-detection."""
 
     task = "translation"
+    options_type = TranslateOptions
+    primary = "target"
     generative = True
     default_generation: ClassVar[dict[str, Any]] = {"repetition_penalty": 1.1}
+    default_prompt = TRANSLATE_PROMPT
+    raw_suffix = RAW_SUFFIX
 
-    def __init__(
-        self,
-        target: str | None = None,
-        *,
-        source: str | None = None,
-        prompt: str | None = None,
-        system: str | None = None,
-        raw: bool = False,
-        model: ModelLike = None,
-        embedder: Any = None,
-        **generation: Any,
-    ) -> None:
-        self._remember(target=target, source=source, prompt=prompt, system=system, raw=raw)
-        super().__init__(model=model, embedder=embedder, **generation)
-        if not target:
-            raise ConfigError("translation needs a target language: target='de' (--to de)")
-        self.target = resolve_language(target)
-        self.source = None if source in (None, "", "auto") else resolve_language(source)
-        if self.source == self.target:
-            raise ConfigError(
-                f"source and target are both {language_name(self.target)}: nothing to translate;"
-                " pick another --to language"
-            )
-        self.prompt = PromptTemplate(prompt or TRANSLATE_PROMPT)
-        if "text" not in self.prompt.variables:
-            raise ConfigError("the translation prompt needs a {text} variable")
-        self.system = system
-        self.raw = raw
+    def prompt_for(self, gen: Generator, text: str, source: str | None) -> str:
+        """The prompt that asks ``gen`` for the translation of ``text`` (from ``source``, when
+        known)."""
+        target = language_name(str(self.options.target))
+        source_name = language_name(source) if source else ""
+        return self.render(gen, text=text, target_name=target, target=target,
+                           source_name=f"{source_name} " if source else "", source=source_name)
 
-    def _body(self, text: str, source: str | None, gen: Generator) -> str:
-        values = {
-            "text": text,
-            "source_name": f"{language_name(source)} " if source else "",
-            "target_name": language_name(self.target),
-            "source": language_name(source) if source else "",
-            "target": language_name(self.target),
-        }
-        body = self.prompt.fill(**{k: v for k, v in values.items() if k in self.prompt.variables})
-        if self.raw or not gen.has_chat_template:
-            body += RAW_SUFFIX.format(target_name=language_name(self.target))
-        return body
-
-    def _run(self, text: str) -> Result:
+    def _run(self, text: str) -> TranslationResult:
         gen = self.generator
-        source = self.source or guess_language(text)
-        try:
-            n_in = gen.count_tokens(text)
-        except Exception:
-            n_in = len(text) // 3 + 1
+        target = str(self.options.target)
+        source = self.options.source or guess_language(text)
         stop = ("\n",) if "\n" not in text.strip() else ()
-        cfg = self.generation_config(max_new_tokens=2 * n_in + 32, stop=stop)
-        completion = gen.complete(self._body(text, source, gen), cfg, system=self.system,
-                                  raw=self.raw)
+        cfg = self.generation_config(max_new_tokens=2 * self.tokens(gen, text) + 32, stop=stop)
+        completion = self.complete_text(gen, self.prompt_for(gen, text, source), cfg)
         translation = clean_translation(completion.text, text)
-        out: Result = {"translation": translation, "source": source, "target": self.target}
-        warning = translation_warning(text, translation, source, self.target)
-        if warning:
-            out["warning"] = warning
-        if completion.finish_reason == "length":
-            out["truncated"] = True
-        if any(w in gen.model_id.lower() for w in WEAK_TRANSLATORS):
-            out["note"] = WEAK_NOTE.format(model=gen.model_id)
-        return out
+        weak = any(w in gen.model_id.lower() for w in WEAK_TRANSLATORS)
+        return TranslationResult(
+            translation, source, target,
+            warning=translation_warning(text, translation, source, target),
+            truncated=completion.finish_reason == "length",
+            note=WEAK_NOTE.format(model=gen.model_id) if weak else None,
+        )
 
 
 def clean_translation(output: str, source_text: str) -> str:
@@ -181,4 +179,10 @@ def translation_warning(source_text: str, output: str, source: str | None,
     return None
 
 
-__all__ = ["Translator", "clean_translation", "translation_warning"]
+__all__ = [
+    "TranslateOptions",
+    "TranslationResult",
+    "Translator",
+    "clean_translation",
+    "translation_warning",
+]

@@ -20,6 +20,7 @@ from typing import Any
 
 from ponder.agents.tools.base import Tool, ToolError
 from ponder.errors import ConfigError
+from ponder.llm.structured import schema_to_gbnf
 
 _JSON = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
          dict: "object"}
@@ -78,7 +79,6 @@ class FunctionTool(Tool):
         self._schema = {"type": "object", "properties": props, "required": required,
                         "additionalProperties": False}
         self.example = json.dumps({k: _JSON_EXAMPLE[v["type"]] for k, v in props.items()})
-        from ponder.llm.structured import schema_to_gbnf
 
         self._rules, root = prefix_rules(schema_to_gbnf(self._schema), f"fn-{self.name}"
                                          .replace("_", "-"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ponder.agents.tools.base import Tool
+from ponder.rag.retrieve import retrieve
 
 
 class SearchTool(Tool):
@@ -24,7 +25,6 @@ class SearchTool(Tool):
         self._col: Any = None
 
     def run(self, text: str) -> str:
-        from ponder.rag.retrieve import retrieve
         from ponder.store.collection import Collection
 
         if self._col is None:

@@ -250,6 +250,14 @@ class VectorIndex(ABC):
         """Whether ``reconstruct`` gives exact vectors (else they come from the catalog)."""
         return False
 
+    def exact_top(
+        self, query: np.ndarray, pks: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Exact top ``k`` ``(scores, pks)`` of one prepared ``query`` over the stored vectors
+        of ``pks`` (all held), scored in place without copying them out; ``None`` where the
+        index cannot (the planner then uses ``reconstruct``)."""
+        return None
+
     def knobs(self, effort: float = 1.0) -> dict[str, Any]:
         """The search settings an ``effort`` maps to (for plans and explain)."""
         return {}
@@ -272,3 +280,30 @@ class VectorIndex(ABC):
 
     def __len__(self) -> int:
         return len(self.pks())
+
+
+def top_by_labels(
+    metric: str, storage: faiss.IndexFlat, query: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Exact top ``k`` of one prepared ``query`` over the rows ``labels`` of a flat storage
+    (FAISS ``knn_*_by_idx``: one pass over just those rows, no copy). Returns ``(raw, labels)``
+    in FAISS order, label ``-1`` past the end; ``None`` for metrics FAISS has no such pass for.
+
+    >>> st = faiss.IndexFlatIP(2)
+    >>> st.add(np.array([[1, 0], [0, 1], [0.9, 0.1]], dtype=np.float32))
+    >>> raw, lab = top_by_labels("dot", st, np.array([1, 0], dtype=np.float32), np.array([1, 2]), 3)
+    >>> lab.tolist(), [round(float(v), 2) for v in raw[:2]]
+    ([2, 1, -1], [0.9, 0.0])
+    """
+    if metric == "l1":
+        return None
+    q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    vals = np.empty(k, dtype=np.float32)
+    ids = np.empty(k, dtype=np.int64)
+    fn = faiss.knn_L2sqr_by_idx if metric == "l2" else faiss.knn_inner_products_by_idx
+    fn(
+        faiss.swig_ptr(q), storage.get_xb(), faiss.swig_ptr(labels), len(q), 1,
+        int(storage.ntotal), len(labels), k, faiss.swig_ptr(vals), faiss.swig_ptr(ids),
+    )  # fmt: skip
+    return vals, ids

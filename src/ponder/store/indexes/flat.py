@@ -18,7 +18,7 @@ import faiss
 import numpy as np
 
 from ponder.errors import VectorIndexError
-from ponder.store.indexes.base import Selection, VectorIndex
+from ponder.store.indexes.base import Selection, VectorIndex, top_by_labels
 
 _FAISS_METRIC = {
     "cosine": faiss.METRIC_INNER_PRODUCT,
@@ -48,21 +48,25 @@ def read_index(path: Path) -> faiss.Index:
 class FlatIndex(VectorIndex):
     kind: ClassVar[str] = "flat"
     exact: ClassVar[bool] = True
+    gather_cost: ClassVar[float] = 0.0  # ``exact_top`` scores the stored rows in place
 
     def __init__(self, dim: int, metric: str = "cosine", **params: Any) -> None:
         super().__init__(dim, metric, **params)  # no PARAMS: any parameter is an error
         self.index = faiss.IndexIDMap2(faiss.IndexFlat(dim, faiss_metric(metric)))
         self._count = 0  # = index.ntotal, without a SWIG call on the search path
+        self._lookup: tuple[np.ndarray, ...] | None = None  # row -> pk, sorted pks, their rows
 
     def add(self, pks: np.ndarray, vectors: np.ndarray) -> None:
         if len(pks):
             self.index.add_with_ids(self.prepare(vectors), np.asarray(pks, dtype=np.int64))
             self._count = int(self.index.ntotal)
+            self._lookup = None
 
     def remove(self, pks: np.ndarray) -> None:
         if len(pks):
             self.index.remove_ids(np.asarray(pks, dtype=np.int64))
             self._count = int(self.index.ntotal)
+            self._lookup = None
 
     def search(
         self,
@@ -93,6 +97,33 @@ class FlatIndex(VectorIndex):
     def keeps_vectors(self) -> bool:
         return True
 
+    def exact_top(
+        self, query: np.ndarray, pks: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if not len(pks):
+            return np.full(k, -np.inf, np.float32), np.full(k, -1, np.int64)
+        if self._lookup is None:
+            ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+            order = np.argsort(ids, kind="stable")
+            self._lookup = (ids, ids[order], order)
+        ids, keys, rows = self._lookup
+        pks = np.asarray(pks, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(keys, pks), max(len(keys) - 1, 0))
+        if not len(keys) or not np.array_equal(keys[pos], pks):
+            raise VectorIndexError("exact_top: some pks are not in the flat index")
+        found = top_by_labels(
+            self.metric, faiss.downcast_index(self.index.index), query, rows[pos], k
+        )
+        if found is None:
+            return None
+        raw, labels = found
+        ok = labels >= 0
+        scores = np.full(k, -np.inf, dtype=np.float32)
+        out = np.full(k, -1, dtype=np.int64)
+        scores[ok] = self.to_scores(raw[ok])
+        out[ok] = ids[labels[ok]]
+        return scores, out
+
     def memory_bytes(self) -> int:
         return self.index.ntotal * (self.dim * 4 + 16)
 
@@ -117,4 +148,5 @@ class FlatIndex(VectorIndex):
         if not isinstance(obj.index, faiss.IndexIDMap2):
             raise VectorIndexError(f"index file {path} is not a flat ID-mapped index")
         obj._count = int(obj.index.ntotal)
+        obj._lookup = None
         return obj

@@ -31,16 +31,18 @@ import faiss
 import numpy as np
 
 from ponder.errors import VectorIndexError
-from ponder.store.indexes.base import Param, Selection, VectorIndex
+from ponder.store.indexes.base import Param, Selection, VectorIndex, top_by_labels
 from ponder.store.indexes.flat import faiss_metric, read_index, write_atomic
 
 log = logging.getLogger("ponder")
 _LIVE = 2**62  # pks are below this; tombstoned slots carry id -1
+_STATS = faiss.cvar.hnsw_stats  # FAISS's global HNSW counters (distances computed)
 
 
 class HNSWIndex(VectorIndex):
     kind: ClassVar[str] = "hnsw"
     exact: ClassVar[bool] = False
+    gather_cost: ClassVar[float] = 0.0  # ``exact_top`` scores the stored rows in place
     PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("m", int, 32, 4, 256, "graph degree M"),
         Param("ef_construction", int, 128, 8, 4096, "beam width while building"),
@@ -111,9 +113,8 @@ class HNSWIndex(VectorIndex):
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.graph.reconstruct_batch(np.asarray(labels, dtype=np.int64))
 
-    def reconstruct(self, pks: np.ndarray) -> np.ndarray:
-        if not len(pks):
-            return np.zeros((0, self.dim), dtype=np.float32)
+    def _labels(self, pks: np.ndarray) -> np.ndarray:
+        """The graph labels of ``pks`` (all must be live)."""
         if self._lookup is None:
             ids = self._ids()
             live = np.flatnonzero(ids >= 0)
@@ -124,7 +125,29 @@ class HNSWIndex(VectorIndex):
         pos = np.minimum(np.searchsorted(keys, pks), max(len(keys) - 1, 0))
         if not len(keys) or not np.array_equal(keys[pos], pks):
             raise VectorIndexError("reconstruct: some pks are not in the hnsw index")
-        return self._vectors_at(labels[pos])
+        return labels[pos]
+
+    def reconstruct(self, pks: np.ndarray) -> np.ndarray:
+        if not len(pks):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._vectors_at(self._labels(pks))
+
+    def exact_top(
+        self, query: np.ndarray, pks: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if not len(pks):
+            return np.full(k, -np.inf, np.float32), np.full(k, -1, np.int64)
+        storage = faiss.downcast_index(self.graph.storage)
+        found = top_by_labels(self.metric, storage, query, self._labels(pks), k)
+        if found is None:
+            return None
+        raw, labels = found
+        ok = labels >= 0
+        scores = np.full(k, -np.inf, dtype=np.float32)
+        out = np.full(k, -1, dtype=np.int64)
+        scores[ok] = self.to_scores(raw[ok])
+        out[ok] = self._ids()[labels[ok]]
+        return scores, out
 
     def keeps_vectors(self) -> bool:
         return True
@@ -164,15 +187,15 @@ class HNSWIndex(VectorIndex):
             else:
                 keep = faiss.IDSelectorRange(0, _LIVE)  # tombstones carry id -1: out of range
                 params.sel = keep
-        stats = faiss.cvar.hnsw_stats
+        stats = _STATS
         stats.reset()
         raw, ids = self.index.search(q, k, params=params)
         del keep
         self.stats.knobs = {"efSearch": ef}
         self.stats.scanned = int(stats.ndis)
-        scores = self.to_scores(raw)
-        if (ids[:, -1] < 0).any():  # FAISS puts missing rows last
-            scores[ids < 0] = -np.inf
+        scores = raw if self.metric in ("cosine", "dot") else self.to_scores(raw)
+        if (ids[0, -1] < 0 if len(ids) == 1 else (ids[:, -1] < 0).any()):
+            scores[ids < 0] = -np.inf  # FAISS puts missing rows last
         return scores, ids
 
     def pks(self) -> np.ndarray:

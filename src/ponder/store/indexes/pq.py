@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import faiss
 import numpy as np
 
-from ponder.errors import ConfigError
+from ponder.errors import ConfigError, VectorIndexError
 from ponder.store.indexes.base import Param, Selection
 from ponder.store.indexes.flat import faiss_metric
 from ponder.store.indexes.ivf import IVFIndex, exact_scores
@@ -157,6 +157,4 @@ class PQIndex(IVFPQIndex):
     def _check_loaded(self, index: faiss.IndexIVF, path: Any) -> None:
         super()._check_loaded(index, path)
         if index.nlist != 1:
-            from ponder.errors import VectorIndexError
-
             raise VectorIndexError(f"index file {path} is ivf-pq, not pq")

@@ -10,8 +10,13 @@ Stages (each writes ``bench/results/finetune/<stage>.json``; ``report`` assemble
     python bench/finetune.py ppl --model default --tag base
     python bench/finetune.py ppl --model OUT/merged --tag lora
     python bench/finetune.py agree --out OUT           # merged HF vs GGUF greedy outputs
+    python bench/finetune.py sentiment-batch --model OUT/merged --tag lora --n 300 --threads 1
     python bench/finetune.py train-embedder
     python bench/finetune.py retrieval --embedder OUT_EMB --tag ft
+    python bench/finetune.py embedder-split            # SciFact train -> train80 / heldout
+    python bench/finetune.py train-embedder --split train80 --name minilm-h80 --hard-negatives
+    python bench/finetune.py fit-fusion --embedder WORK/minilm-h80 --tag h80
+    python bench/finetune.py retrieval --embedder WORK/minilm-h80 --tag split-h80 --weights D,B
     python bench/finetune.py report
 
 Sentiment: the LLM method through the public pipeline
@@ -19,17 +24,26 @@ Sentiment: the LLM method through the public pipeline
 label log-likelihood), on the fixed seed-0 subset of the TweetEval test split that
 ``bench/tasks.py`` reports (``ponder.evaluate.tasks_eval.load_tweeteval``). The training
 prompt is that pipeline's own prompt, so the model learns the reply the scorer reads.
+``sentiment-batch`` computes the same label log-probabilities in batches on a Hugging Face
+folder (the prompt tokens every tweet shares run once; checked against the pipeline on the
+first tweets) and adds diagnostic decision rules. Fusion weights are chosen on held-out *train*
+queries only (``fit-fusion``); the test split is scored once with the chosen weights (the
+``retrieval`` stage with a ``split-*`` tag reuses the collection ``fit-fusion`` embedded).
 Everything runs on the shared 2-core machine; each stage records ``uptime`` beside its figures.
+Under load, train with ``--threads 1``: two torch threads on an oversubscribed machine wait on
+each other (measured: 6.7 tokens/s with two threads against ~40 with one, at load 7-13).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +103,9 @@ def stage_train_llm(args: argparse.Namespace) -> None:
            "--data", str(WORK / f"sentiment_{args.train}.jsonl"),
            "--eval", str(WORK / "sentiment_eval.jsonl"), "--out", str(out),
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-           "--lr", str(args.lr), "--lora-r", str(args.lora_r), "--max-length", "256",
-           "--save-every", "10", "--threads", str(args.threads), "--bf16", args.bf16, "--json"]
+           "--lr", str(args.lr), "--lora-r", str(args.lora_r), "--lora-alpha",
+           str(args.lora_alpha), "--max-length", "256", "--save-every", str(args.save_every),
+           "--threads", str(args.threads), "--bf16", args.bf16, "--json"]
     if args.lora_layers:
         cmd += ["--lora-layers", str(args.lora_layers)]
     if args.max_minutes:
@@ -131,6 +146,167 @@ def stage_sentiment(args: argparse.Namespace) -> None:
         f"subset of {args.n} (the one bench/tasks.py uses)", "loadavg_start": load0,
         "seconds": round(secs, 1), "tweets_per_s": round(len(texts) / secs, 3),
         "predicted": dict(Counter(pred)), "gold": dict(Counter(gold)), **rep})
+
+
+SENT_FORMS = "negative,Negative,neutral,Neutral,positive,Positive"
+
+
+def _form_scores(gen: Any, prompts: list[str], forms: list[str], *, batch_size: int,
+                 bf16: bool = False) -> Any:
+    """``(n, len(forms))`` total log-probabilities of each form as the reply to each prompt,
+    exactly what ``Generator.logprobs`` returns (same prompt ids through the generator's chat
+    template, same continuation ids), computed in batches: the prompt tokens every prompt
+    starts with run once, and every form but one multi-token form is read from the
+    next-token distribution at the end of the prompt."""
+    import contextlib
+
+    import numpy as np
+    import torch
+
+    from ponder.finetune.data import TokenizedExample
+    from ponder.finetune.prefix import shared_prefix_length
+
+    gen._load()
+    model = gen._model
+    cids = [gen._encode_text(f) for f in forms]
+    multi = [i for i, c in enumerate(cids) if len(c) > 1]
+    if len(multi) > 1:
+        sys.exit(f"at most one multi-token form is supported: {forms}")
+    extra = cids[multi[0]][:-1] if multi else []
+    rows = [gen._encode(gen.prepare_prompt(p)) for p in prompts]
+    prefix = shared_prefix_length([TokenizedExample(tuple(r + extra), tuple(
+        [-100] * len(r) + [0] * len(extra))) for r in rows]) if len(rows) > 1 else 0
+    head_cache = None
+    kw = gen._cache_kw
+    out = np.zeros((len(rows), len(forms)))
+    ctx = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext())
+    with torch.no_grad(), ctx:
+        if prefix:
+            h = model(input_ids=torch.tensor([rows[0][:prefix]]), use_cache=True)
+            head_cache = getattr(h, "cache", None) or h.past_key_values
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        keep = len(extra) + 1
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo:lo + batch_size]
+            tails = [rows[i][prefix:] + extra for i in idx]
+            width = max(len(t) for t in tails)
+            # left-padded tails: the positions read are the last `keep` of every row
+            ids = torch.zeros((len(idx), width), dtype=torch.long)
+            mask = torch.zeros((len(idx), prefix + width), dtype=torch.long)
+            pos = torch.full((len(idx), width), prefix, dtype=torch.long)
+            mask[:, :prefix] = 1
+            for r, t in enumerate(tails):
+                ids[r, width - len(t):] = torch.tensor(t)
+                mask[r, prefix + width - len(t):] = 1
+                pos[r, width - len(t):] = torch.arange(prefix, prefix + len(t))
+            args: dict[str, Any] = {"input_ids": ids, "attention_mask": mask,
+                                    "position_ids": pos, "logits_to_keep": keep}
+            if prefix:
+                cache = copy.deepcopy(head_cache)
+                cache.batch_repeat_interleave(len(idx))
+                args[kw] = cache
+            logp = torch.log_softmax(model(**args).logits[:, -keep:].float(), dim=-1)
+            for r, i in enumerate(idx):
+                for f, c in enumerate(cids):
+                    out[i, f] = sum(float(logp[r, k, c[k]]) for k in range(len(c)))
+    return out
+
+
+def _label_scores(forms_lp: Any, forms: list[str], labels: list[str], gen: Any,
+                  normalize: str) -> Any:
+    """Per-label scores from per-form log-probabilities, as ``label_logprobs`` combines them
+    (``normalize``: auto, sum or mean; log-sum-exp over each label's forms)."""
+    import numpy as np
+
+    counts = np.array([max(1, len(gen._encode_text(f))) for f in forms])
+    mode = normalize if normalize != "auto" else ("sum" if len(set(counts)) == 1 else "mean")
+    s = forms_lp / counts if mode == "mean" else forms_lp
+    out = np.zeros((len(s), len(labels)))
+    for j, lab in enumerate(labels):
+        cols = [k for k, f in enumerate(forms) if f.lower() == lab.lower()]
+        out[:, j] = np.logaddexp.reduce(s[:, cols], axis=1)
+    return out
+
+
+def _f1_report(gold: list[str], scores: Any, labels: list[str]) -> dict[str, Any]:
+    from collections import Counter
+
+    from ponder.evaluate.text_metrics import accuracy, macro_f1
+
+    pred = [labels[int(k)] for k in scores.argmax(1)]
+    return {"macro_f1": round(macro_f1(gold, pred, labels), 4),
+            "accuracy": round(accuracy(gold, pred), 4), "predicted": dict(Counter(pred))}
+
+
+def stage_sentiment_batch(args: argparse.Namespace) -> None:
+    """The LLM method's label scores for many tweets at once (``_form_scores``), checked
+    against the public pipeline on the first ``--check`` tweets; reports the pipeline's own
+    decision rule and, as diagnostics, the single-token sum rule and a class-prior correction
+    whose prior is the model's mean predicted distribution over the training tweets (val)."""
+    import numpy as np
+    import torch
+
+    from ponder.evaluate.tasks_eval import SENTIMENT_NAMES, load_tweeteval
+    from ponder.llm import load_generator
+    from ponder.tasks import pipeline
+
+    torch.set_num_threads(args.threads)
+    labels = list(SENTIMENT_NAMES)
+    forms = SENT_FORMS.split(",")
+    texts, gold = load_tweeteval(args.n, 0)
+    gen = load_generator(args.model, n_threads=args.threads)
+    gen._load()
+    load0 = load()
+    t0 = time.perf_counter()
+    prompts = [sentiment_prompt(t, labels) for t in texts]
+    lp = _form_scores(gen, prompts, forms, batch_size=args.batch_size)
+    secs = time.perf_counter() - t0
+    clf = pipeline("sentiment-analysis", model=gen, labels=labels, method="llm")
+    check = []
+    for i in range(min(args.check, len(texts))):
+        want = clf(texts[i])["scores"]
+        got = torch.softmax(torch.tensor(_label_scores(lp[i:i + 1], forms, labels, gen,
+                                                       "auto")[0]), 0).tolist()
+        check.append(max(abs(want[lab] - g) for lab, g in zip(labels, got, strict=True)))
+    res: dict[str, Any] = {"auto (pipeline)": _f1_report(gold, _label_scores(
+        lp, forms, labels, gen, "auto"), labels)}
+    cal = pipeline("sentiment-analysis", model=gen, labels=labels, method="llm", calibrate=True)
+    cf_prior = np.array(cal.prior())
+    auto = _label_scores(lp, forms, labels, gen, "auto")
+    res["auto (pipeline), calibrate=True"] = _f1_report(
+        gold, auto - np.logaddexp.reduce(auto, axis=1, keepdims=True) - np.log(cf_prior), labels)
+    single = [k for k, f in enumerate(forms) if len(gen._encode_text(f)) == 1]
+    res["sum over single-token forms"] = _f1_report(gold, _label_scores(
+        lp[:, single], [forms[k] for k in single], labels, gen, "sum"), labels)
+    prior_info = None
+    if args.prior:
+        vt, _ = load_tweeteval(None, 0, split="val")
+        vt = [t for i, t in enumerate(vt) if i % 50 != 49]  # the 1,960 training tweets
+        vlp = _form_scores(gen, [sentiment_prompt(t, labels) for t in vt], forms,
+                           batch_size=args.batch_size)
+        for name, sub, fs in (("auto (pipeline)", slice(None), forms),
+                              ("sum over single-token forms", single,
+                               [forms[k] for k in single])):
+            vs = _label_scores(vlp[:, sub], fs, labels, gen, "auto" if sub == slice(None)
+                               else "sum")
+            vp = np.exp(vs - np.logaddexp.reduce(vs, axis=1, keepdims=True)).mean(0)
+            ts = _label_scores(lp[:, sub], fs, labels, gen, "auto" if sub == slice(None)
+                               else "sum")
+            ts = ts - np.logaddexp.reduce(ts, axis=1, keepdims=True) - np.log(vp)
+            res[f"{name}, prior-corrected"] = _f1_report(gold, ts, labels)
+            prior_info = {**(prior_info or {}), name: dict(zip(labels, vp.round(4).tolist(),
+                                                              strict=True))}
+    np.save(WORK / f"sentiment_{args.tag}_forms.npy", lp)
+    write_stage(f"sentiment_{args.tag}", {
+        "model": args.model, "n": len(texts), "method": "llm (label log-likelihood), batched",
+        "subset": "all TweetEval sentiment test tweets" if args.n is None else
+        f"seed-0 subset of {args.n}", "loadavg_start": load0, "seconds": round(secs, 1),
+        "tweets_per_s": round(len(texts) / secs, 2), "threads": args.threads,
+        "pipeline_check": {"tweets": len(check), "max_abs_prob_diff": max(check, default=None)},
+        "gold": dict(Counter(gold)), "prior_from_val": prior_info,
+        "content_free_prior": dict(zip(labels, cf_prior.round(4).tolist(), strict=True)),
+        "results": res,
+        **res["auto (pipeline)"]})
 
 
 def stage_ppl(args: argparse.Namespace) -> None:
@@ -186,10 +362,34 @@ def stage_agree(args: argparse.Namespace) -> None:
                           "records": rows})
 
 
+SPLIT_DIR = WORK / "beir_scifact_split"
+
+
+def stage_embedder_split(args: argparse.Namespace) -> None:
+    """A BEIR folder beside SciFact whose qrels split the *train* queries: every 5th query
+    (sorted by id) is ``heldout`` (for choosing fusion weights), the rest ``train80``; ``test``
+    is the real test split. Corpus and queries are links to the shared files."""
+    src = DATASETS / "beir_scifact"
+    (SPLIT_DIR / "qrels").mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        link = SPLIT_DIR / name
+        if not link.exists():
+            link.symlink_to(src / name)
+    lines = (src / "qrels" / "train.tsv").read_text().splitlines()
+    header, rows = lines[0], [ln for ln in lines[1:] if ln.strip()]
+    qids = sorted({r.split("\t")[0] for r in rows}, key=lambda q: (len(q), q))
+    held = set(qids[4::5])
+    for split, keep in (("heldout", True), ("train80", False)):
+        part = [r for r in rows if (r.split("\t")[0] in held) == keep]
+        (SPLIT_DIR / "qrels" / f"{split}.tsv").write_text("\n".join([header, *part]) + "\n")
+    print(f"{SPLIT_DIR}: {len(qids) - len(held)} train80 queries, {len(held)} heldout")
+
+
 def stage_train_embedder(args: argparse.Namespace) -> None:
-    out = WORK / "minilm-scifact"
+    out = WORK / args.name
+    beir = SPLIT_DIR if args.split != "train" else DATASETS / "beir_scifact"
     cmd = [str(ROOT / ".venv/bin/ponder"), "finetune", "embedder",
-           "--beir", str(DATASETS / "beir_scifact"), "--split", "train", "--out", str(out),
+           "--beir", str(beir), "--split", args.split, "--out", str(out),
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
            "--lr", str(args.lr), "--threads", str(args.threads), "--overwrite", "--json"]
     if args.hard_negatives:
@@ -199,9 +399,45 @@ def stage_train_embedder(args: argparse.Namespace) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"embedder training failed:\n{proc.stderr[-3000:]}")
-    write_stage("train_embedder", {"command": " ".join(cmd[1:]), "loadavg_start": load0,
+    write_stage(f"train_{args.name}", {"command": " ".join(cmd[1:]), "loadavg_start": load0,
                                    "wall_s": round(time.perf_counter() - t0, 1),
                                    "report": json.loads(proc.stdout)})
+
+
+def stage_fit_fusion(args: argparse.Namespace) -> None:
+    """Choose hybrid z-score weights on the *held-out train* queries (``embedder-split``),
+    for the embedder given: dense, BM25 and every weight of the grid, nDCG@10 each."""
+    from ponder.evaluate.beir import ingest_corpus, load_beir
+    from ponder.evaluate.retrieval import evaluate_beir
+    from ponder.rag.retrieve import RetrievalConfig
+    from ponder.store.collection import Collection
+
+    if args.threads:
+        os.environ["PONDER_THREADS"] = str(args.threads)
+    data = load_beir(SPLIT_DIR, "heldout")
+    load0 = load()
+    t0 = time.perf_counter()
+    col = Collection.get_or_create(f"scifact-split-{args.tag}", home=WORK / "home",
+                                   embedder=args.embedder)
+    rows: list[dict[str, Any]] = []
+    with col:
+        ingest_corpus(col, data.corpus)
+        embed_s = time.perf_counter() - t0
+        for mode in ("dense", "bm25"):
+            r = evaluate_beir(col, data, RetrievalConfig(mode=mode))
+            rows.append({"mode": mode, **r.metrics})
+        for w in args.grid:
+            cfg = RetrievalConfig(mode="hybrid", fusion="zscore", weights=(w, 1 - w))
+            r = evaluate_beir(col, data, cfg)
+            rows.append({"mode": "hybrid", "weights": [w, round(1 - w, 3)], **r.metrics})
+        model = col.model_id
+    hybrid = [r for r in rows if r["mode"] == "hybrid"]
+    best = max(hybrid, key=lambda r: (round(r["ndcg@10"], 4), -abs(r["weights"][0] - 0.5)))
+    write_stage(f"fusion_{args.tag}", {
+        "embedder": args.embedder or "default", "model": model, "split": "heldout (every 5th "
+        "SciFact train query by id; the embedder never saw them)", "queries": len(data.queries),
+        "loadavg_start": load0, "embed_s": round(embed_s, 1), "grid": rows,
+        "best_weights": best["weights"], "best_ndcg@10": best["ndcg@10"]})
 
 
 def stage_retrieval(args: argparse.Namespace) -> None:
@@ -211,6 +447,8 @@ def stage_retrieval(args: argparse.Namespace) -> None:
            "--retrieval", "dense,hybrid", "--collection", f"scifact-{args.tag}", "--json"]
     if args.embedder:
         cmd += ["--embedder", args.embedder]
+    if args.weights:
+        cmd += ["--weights", args.weights]
     load0 = load()
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True,
@@ -241,6 +479,8 @@ def main() -> None:
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--lr", type=float, default=3e-4)
     t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--lora-alpha", type=int, default=16)
+    t.add_argument("--save-every", type=int, default=10)
     t.add_argument("--max-minutes", type=float, default=30)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--lora-layers", type=int, default=None)
@@ -253,6 +493,14 @@ def main() -> None:
     s.add_argument("--tag", required=True)
     s.add_argument("--n", type=int, default=300)
     s.add_argument("--threads", type=int, default=1)
+    sb = sub.add_parser("sentiment-batch")
+    sb.add_argument("--model", required=True, help="a Hugging Face folder (OUT/merged)")
+    sb.add_argument("--tag", required=True)
+    sb.add_argument("--n", type=int, default=None, help="seed-0 subset size (default: all)")
+    sb.add_argument("--threads", type=int, default=2)
+    sb.add_argument("--batch-size", type=int, default=32)
+    sb.add_argument("--check", type=int, default=20, help="tweets checked against the pipeline")
+    sb.add_argument("--prior", action="store_true", help="also score the 1,960 val tweets")
     p = sub.add_parser("ppl")
     p.add_argument("--model", required=True)
     p.add_argument("--tag", required=True)
@@ -269,14 +517,26 @@ def main() -> None:
     e.add_argument("--lr", type=float, default=2e-5)
     e.add_argument("--hard-negatives", action="store_true")
     e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--split", default="train", help="train (all 809 queries) or train80")
+    e.add_argument("--name", default="minilm-scifact", help="output folder under WORK")
+    sub.add_parser("embedder-split")
+    ff = sub.add_parser("fit-fusion")
+    ff.add_argument("--embedder", default=None, help="an embedder folder (default: MiniLM)")
+    ff.add_argument("--tag", required=True)
+    ff.add_argument("--threads", type=int, default=1)
+    ff.add_argument("--grid", type=float, nargs="+",
+                    default=[0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7])
     r = sub.add_parser("retrieval")
     r.add_argument("--embedder", default=None)
     r.add_argument("--tag", required=True)
+    r.add_argument("--weights", default=None, help="hybrid DENSE,BM25 (default: 0.5,0.5)")
     r.add_argument("--threads", type=int, default=2)
     sub.add_parser("report")
     args = ap.parse_args()
     {"data": stage_data, "train-llm": stage_train_llm, "sentiment": stage_sentiment,
+     "sentiment-batch": stage_sentiment_batch,
      "ppl": stage_ppl, "agree": stage_agree, "train-embedder": stage_train_embedder,
+     "embedder-split": stage_embedder_split, "fit-fusion": stage_fit_fusion,
      "retrieval": stage_retrieval, "report": stage_report}[args.stage](args)
 
 

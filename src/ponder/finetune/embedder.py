@@ -37,6 +37,7 @@ from typing import Any
 from ponder.embed.minilm import MODEL_ID, TorchMiniLM, model_dir, offline_guard
 from ponder.errors import ConfigError, InputError, ModelNotFoundError
 from ponder.finetune.data import BadLine
+from ponder.finetune.resources import cpu_bf16
 
 META_FILE = "ponder_embedder.json"
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -184,8 +185,6 @@ def train_embedder(pairs: Sequence[Pair], out: str | Path, *,
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.losses import MultipleNegativesRankingLoss
-
-    from ponder.finetune.llm import cpu_bf16
 
     t0 = time.perf_counter()
     random.seed(cfg.seed)

@@ -44,6 +44,8 @@ from ponder.finetune.data import (
     tokenize_file,
 )
 from ponder.finetune.loading import BaseModel, load_model, resolve_base
+from ponder.finetune.prefix import MIN_PREFIX, prefix_loss, shared_prefix_length
+from ponder.finetune.resources import available_memory, check_full_memory, cpu_bf16
 
 METHODS = ("lora", "full")
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -178,46 +180,6 @@ class FinetuneResult:
         return d
 
 
-def cpu_bf16() -> bool:
-    """True when the CPU has native bf16 (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def available_memory() -> int:
-    """Bytes of memory available now (``MemAvailable``), or 0 when unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def check_full_memory(n_params: int, available: int) -> None:
-    """Refuse full fine-tuning that cannot fit: weights, gradients and two AdamW moments in
-    fp32 (16 bytes per parameter) plus half as much again for activations.
-
-    >>> check_full_memory(135_000_000, 64 * 2**30)
-    >>> check_full_memory(7_000_000_000, 16 * 2**30)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ponder.errors.ConfigError: full fine-tuning of 7000M parameters needs about 156.5 GiB ...
-    """
-    need = int(n_params * 16 * 1.5)
-    if available and need > available:
-        raise ConfigError(
-            f"full fine-tuning of {n_params / 1e6:.0f}M parameters needs about "
-            f"{need / 2**30:.1f} GiB of memory and {available / 2**30:.1f} GiB is available: "
-            "use --method lora (it trains about 1% of the weights and needs little more than "
-            "the model itself)"
-        )
-
-
 def prepare_out(out: Path, *, overwrite: bool, resume: bool) -> None:
     """Refuse an existing output folder unless ``overwrite`` (wipe it) or ``resume``."""
     if out.exists() and any(out.iterdir()):
@@ -318,6 +280,12 @@ class Trainer:
             if rep.truncated:
                 self.on_notice(f"{rep.path}: {rep.truncated} examples longer than "
                                f"--max-length {cfg.max_length} were truncated")
+        # tokens every example starts with run once per batch (see ponder.finetune.prefix)
+        self.train_prefix = shared_prefix_length(self.train_examples)
+        self.eval_prefix = shared_prefix_length(self.eval_examples)
+        if self.train_prefix >= MIN_PREFIX:
+            self.on_notice(f"the {self.train_prefix} tokens every training example starts "
+                           "with run once per batch")
         # the data is usable: only now may --overwrite clear the output folder
         prepare_out(self.out, overwrite=self.overwrite, resume=self.resume)
         self.total_params = sum(p.numel() for p in model.parameters())
@@ -402,8 +370,10 @@ class Trainer:
             return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _loss(self, batch: dict[str, Any]) -> Any:
+    def _loss(self, batch: dict[str, Any], prefix: int = 0) -> Any:
         with self._autocast():
+            if prefix >= MIN_PREFIX:
+                return prefix_loss(self.model, batch, prefix).float()
             out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                              labels=batch["labels"])
         return out.loss.float()
@@ -426,7 +396,7 @@ class Trainer:
                 n = int((batch["labels"][:, 1:] != -100).sum())
                 if n == 0:
                     continue
-                total += float(self._loss(batch)) * n
+                total += float(self._loss(batch, self.eval_prefix)) * n
                 count += n
         self.model.train()
         loss = total / max(count, 1)
@@ -458,7 +428,7 @@ class Trainer:
                 if self.state.step >= self.total_steps:
                     break
                 batch = collate([self.train_examples[i] for i in batches[b]], pad)
-                loss = self._loss(batch)
+                loss = self._loss(batch, self.train_prefix)
                 (loss / cfg.grad_accum).backward()
                 accum += 1
                 accum_loss += float(loss.detach())

@@ -13,19 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ponder.errors import BackendUnavailableError
-
 EXPERIMENT = "ponder-finetune"
 
 
 def _tracking() -> Any:
-    try:
-        from ponder.ops import tracking
-    except ModuleNotFoundError as e:
-        raise BackendUnavailableError(
-            f"--mlflow needs ponder.ops.tracking, which this build lacks ({e}); run without "
-            "--mlflow (report.json in the output folder holds the same figures)"
-        ) from None
+    from ponder.ops import tracking  # imports MLflow's helpers only when --mlflow is given
+
     return tracking
 
 

@@ -21,12 +21,25 @@ import sys
 from pathlib import Path
 
 
-def cpu_has_amx() -> bool:
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags ``/proc/cpuinfo`` lists (empty where there is none)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
     except OSError:
-        return False
-    return "amx_int8" in flags or "amx_tile" in flags
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def cpu_has_amx() -> bool:
+    return bool({"amx_int8", "amx_tile"} & cpu_flags())
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 arithmetic (``avx512_bf16`` or ``amx_bf16``)."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 _PROBE = """
@@ -85,4 +98,4 @@ def extra_buffers_safe(model_path: Path) -> bool:
     return safe
 
 
-__all__ = ["cpu_has_amx", "extra_buffers_safe"]
+__all__ = ["cpu_flags", "cpu_has_amx", "cpu_has_bf16", "extra_buffers_safe"]

@@ -203,7 +203,8 @@ def report(args: argparse.Namespace) -> None:
     else:
         auto_text = (
             f"Auto: {len(auto)} questions spread evenly over the {len(examples)} (asked for "
-            f"{am['auto_asked_for']}, stopped at the {am['budget_s']:.0f}s budget) in "
+            f"{am['auto_asked_for']}, budget {am['budget_s']:.0f}s"
+            f"{', which stopped it' if len(auto) < am['auto_asked_for'] else ''}) in "
             f"{am['seconds']:.0f}s (load `{am['uptime_before']}` → `{am['uptime_after']}`); "
             f"prompt processing {am['prompt_tokens_per_second_before']} tokens/s before and "
             f"{am['prompt_tokens_per_second_after']} after (about 175 on two idle cores). The "

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from ponder.errors import ConfigError, InputError
+from ponder.errors import ConfigError
 from ponder.tasks.base import Task, TaskOptions, TaskResult
 from ponder.tasks.head import EmbeddingHead, shipped_head
-from ponder.tasks.inputs import check_text
+from ponder.tasks.inputs import check_texts
 from ponder.tasks.scoring import yes_probability
 
 METHODS = ("head", "llm")
@@ -170,16 +170,7 @@ def toxicity(
     ``generator``: a ``Generator`` or spec for ``method="llm"``; ``head``: ``"offensive"``
     (default), ``"hate"`` or an ``EmbeddingHead`` of your own."""
     scorer = _scorer(method, head, threshold, generator, embedder)
-    items = [texts] if isinstance(texts, str) else texts
-    if not isinstance(items, Sequence):
-        raise InputError(
-            f"toxicity takes a string or a list of strings, not {type(texts).__name__}"
-        )
-    for i, t in enumerate(items):
-        try:
-            check_text(t)
-        except InputError as e:
-            raise InputError(f"input {i}: {e}") from None
+    items = check_texts(texts, "toxicity")
     if not items:
         return []
     scores = scorer.scores(list(items))

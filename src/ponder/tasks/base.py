@@ -44,7 +44,7 @@ from ponder.errors import ConfigError, GenerationError, InputError, PonderError
 from ponder.llm.base import Generator
 from ponder.llm.config import GenerationConfig
 from ponder.prompts.template import PromptTemplate
-from ponder.tasks.inputs import check_text
+from ponder.tasks.inputs import check_text, check_texts
 from ponder.text import count_tokens
 
 GENERATION_FIELDS = frozenset(f.name for f in dataclasses.fields(GenerationConfig))
@@ -301,15 +301,7 @@ class Task(ABC, Generic[OptionsT, ResultT]):
         task = self.replace(**overrides) if overrides else self
         if isinstance(inputs, str):
             return task._run(check_text(inputs))
-        if not isinstance(inputs, Sequence):
-            raise InputError(
-                f"{self.task} takes a string or a list of strings, not {type(inputs).__name__}"
-            )
-        for i, text in enumerate(inputs):
-            try:
-                check_text(text)
-            except InputError as e:
-                raise InputError(f"input {i}: {e}") from None
+        inputs = check_texts(inputs, self.task)
         out: list[ResultT] = []
         for text in inputs:
             out.append(task._run(text))

@@ -117,6 +117,31 @@ def check_text(text: object, what: str = "text") -> str:
     return text
 
 
+def check_texts(inputs: object, task: str) -> list[str]:
+    """A string or a list of strings, every one checked before any work: an empty or non-string
+    item fails fast with its position.
+
+    >>> check_texts("hi", "sentiment")
+    ['hi']
+    >>> check_texts(["ok", " "], "sentiment")
+    Traceback (most recent call last):
+    ...
+    ponder.errors.InputError: input 1: the text is empty: give some text to process
+    """
+    if isinstance(inputs, str):
+        return [check_text(inputs)]
+    if not isinstance(inputs, Sequence):
+        raise InputError(
+            f"{task} takes a string or a list of strings, not {type(inputs).__name__}"
+        )
+    for i, text in enumerate(inputs):
+        try:
+            check_text(text)
+        except InputError as e:
+            raise InputError(f"input {i}: {e}") from None
+    return list(inputs)
+
+
 def check_labels(
     labels: Sequence[str] | str, *, minimum: int = 2, what: str = "labels"
 ) -> tuple[str, ...]:
@@ -149,4 +174,4 @@ def check_labels(
     return tuple(cleaned)
 
 
-__all__ = ["SUFFIXES", "InputRow", "check_labels", "check_text", "read_inputs"]
+__all__ = ["SUFFIXES", "InputRow", "check_labels", "check_text", "check_texts", "read_inputs"]

@@ -37,7 +37,7 @@ from typing import Any
 from ponder.embed.minilm import MODEL_ID, TorchMiniLM, model_dir, offline_guard
 from ponder.errors import ConfigError, InputError, ModelNotFoundError
 from ponder.finetune.data import BadLine
-from ponder.finetune.resources import cpu_bf16
+from ponder.llm.cpu_probe import cpu_has_bf16
 
 META_FILE = "ponder_embedder.json"
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -194,7 +194,7 @@ def train_embedder(pairs: Sequence[Pair], out: str | Path, *,
     model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
     model.max_seq_length = cfg.max_seq_length
     loss_fn = MultipleNegativesRankingLoss(model)
-    bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and cpu_bf16())
+    bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and cpu_has_bf16())
     steps_per_epoch = math.ceil(len(pairs) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)

@@ -45,7 +45,8 @@ from ponder.finetune.data import (
 )
 from ponder.finetune.loading import BaseModel, load_model, resolve_base
 from ponder.finetune.prefix import MIN_PREFIX, prefix_loss, shared_prefix_length
-from ponder.finetune.resources import available_memory, check_full_memory, cpu_bf16
+from ponder.finetune.resources import available_memory, check_full_memory
+from ponder.llm.cpu_probe import cpu_has_bf16
 
 METHODS = ("lora", "full")
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -314,7 +315,7 @@ class Trainer:
                               layers_to_transform=layers, bias="none", task_type="CAUSAL_LM")
             model = get_peft_model(model, lcfg)
         self.model = model
-        self.bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and cpu_bf16())
+        self.bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and cpu_has_bf16())
         self.trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.n_trainable = sum(p.numel() for _, p in self.trainable)
         decay = [p for n, p in self.trainable if p.ndim >= 2]
@@ -562,6 +563,5 @@ __all__ = [
     "StepInfo",
     "Trainer",
     "check_full_memory",
-    "cpu_bf16",
     "finetune_llm",
 ]

@@ -1,16 +1,11 @@
-"""What the machine can give a training run: native bf16, and memory for full fine-tuning."""
+"""What the machine can give a training run: memory for full fine-tuning (native bf16 is
+``ponder.llm.cpu_probe.cpu_has_bf16``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ponder.errors import ConfigError
-from ponder.llm.cpu_probe import cpu_has_bf16
-
-
-def cpu_bf16() -> bool:
-    """True when the CPU has native bf16 (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo)."""
-    return cpu_has_bf16()
 
 
 def available_memory() -> int:

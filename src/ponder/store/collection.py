@@ -302,7 +302,8 @@ class Collection(CollectionWrites):
                 raise InputError("search(): the query is empty")
             q = self.embedder.embed_query(str(query)).reshape(1, -1)
         embedded = time.perf_counter()
-        index = self.index_state.get()
+        # the embedder / vector check has just read the catalog version (_follow_migration)
+        index = self.index_state.get(self._seen_version)
         loaded = time.perf_counter()
         timings = {"embed": (embedded - started) * 1000, "index ready": (loaded - embedded) * 1000}
         return self._searcher().run(

@@ -71,9 +71,10 @@ class IndexState:
         log.warning(msg)
 
     # ------------------------------------------------------------------ load / build
-    def get(self) -> VectorIndex:
-        """The index, caught up with the catalog (and trained, once it has enough vectors)."""
-        current = self.catalog.version()
+    def get(self, version: int | None = None) -> VectorIndex:
+        """The index, caught up with the catalog (and trained, once it has enough vectors).
+        ``version``: the catalog version the caller has just read, to save reading it again."""
+        current = self.catalog.version() if version is None else version
         if self.index is None:
             self._load_or_build(current)
         elif self.version != current:

@@ -241,8 +241,10 @@ def _f1_report(gold: list[str], scores: Any, labels: list[str]) -> dict[str, Any
 def stage_sentiment_batch(args: argparse.Namespace) -> None:
     """The LLM method's label scores for many tweets at once (``_form_scores``), checked
     against the public pipeline on the first ``--check`` tweets; reports the pipeline's own
-    decision rule and, as diagnostics, the single-token sum rule and a class-prior correction
-    whose prior is the model's mean predicted distribution over the training tweets (val)."""
+    decision rule and, as diagnostics, the single-token sum rule; with ``--prior`` the
+    pipeline's batch calibration too (``fit_prior``: the prior is the model's mean predicted
+    distribution over the 1,960 training tweets, unlabeled), checked against the pipeline
+    given that prior (``prior=``)."""
     import numpy as np
     import torch
 
@@ -259,7 +261,12 @@ def stage_sentiment_batch(args: argparse.Namespace) -> None:
     load0 = load()
     t0 = time.perf_counter()
     prompts = [sentiment_prompt(t, labels) for t in texts]
-    lp = _form_scores(gen, prompts, forms, batch_size=args.batch_size)
+    if args.forms:  # the test tweets' form scores from an earlier run of this stage
+        lp = np.load(args.forms)
+        if lp.shape != (len(texts), len(forms)):
+            raise SystemExit(f"{args.forms}: shape {lp.shape}, want {(len(texts), len(forms))}")
+    else:
+        lp = _form_scores(gen, prompts, forms, batch_size=args.batch_size)
     secs = time.perf_counter() - t0
     clf = pipeline("sentiment-analysis", model=gen, labels=labels, method="llm")
     check = []
@@ -279,11 +286,13 @@ def stage_sentiment_batch(args: argparse.Namespace) -> None:
     res["sum over single-token forms"] = _f1_report(gold, _label_scores(
         lp[:, single], [forms[k] for k in single], labels, gen, "sum"), labels)
     prior_info = None
+    check_prior: list[float] = []
     if args.prior:
         vt, _ = load_tweeteval(None, 0, split="val")
         vt = [t for i, t in enumerate(vt) if i % 50 != 49]  # the 1,960 training tweets
         vlp = _form_scores(gen, [sentiment_prompt(t, labels) for t in vt], forms,
                            batch_size=args.batch_size)
+        np.save(WORK / f"sentiment_{args.tag}_val_forms.npy", vlp)
         for name, sub, fs in (("auto (pipeline)", slice(None), forms),
                               ("sum over single-token forms", single,
                                [forms[k] for k in single])):
@@ -294,15 +303,26 @@ def stage_sentiment_batch(args: argparse.Namespace) -> None:
                                else "sum")
             ts = ts - np.logaddexp.reduce(ts, axis=1, keepdims=True) - np.log(vp)
             res[f"{name}, prior-corrected"] = _f1_report(gold, ts, labels)
+            if sub == slice(None):  # the public path: the pipeline with this prior
+                fitted = clf.replace(prior=tuple(float(v) for v in vp))
+                got = np.exp(ts - np.logaddexp.reduce(ts, axis=1, keepdims=True))
+                check_prior = [max(abs(fitted(texts[i])["scores"][lab] - got[i, j])
+                                   for j, lab in enumerate(labels))
+                               for i in range(min(args.check, len(texts)))]
             prior_info = {**(prior_info or {}), name: dict(zip(labels, vp.round(4).tolist(),
                                                               strict=True))}
     np.save(WORK / f"sentiment_{args.tag}_forms.npy", lp)
     write_stage(f"sentiment_{args.tag}", {
         "model": args.model, "n": len(texts), "method": "llm (label log-likelihood), batched",
         "subset": "all TweetEval sentiment test tweets" if args.n is None else
-        f"seed-0 subset of {args.n}", "loadavg_start": load0, "seconds": round(secs, 1),
-        "tweets_per_s": round(len(texts) / secs, 2), "threads": args.threads,
+        f"seed-0 subset of {args.n}", "loadavg_start": load0,
+        "test_forms_from": args.forms,
+        "seconds": None if args.forms else round(secs, 1),
+        "tweets_per_s": None if args.forms else round(len(texts) / secs, 2),
+        "threads": args.threads,
         "pipeline_check": {"tweets": len(check), "max_abs_prob_diff": max(check, default=None)},
+        "pipeline_check_prior": {"tweets": len(check_prior),
+                                 "max_abs_prob_diff": max(check_prior, default=None)},
         "gold": dict(Counter(gold)), "prior_from_val": prior_info,
         "content_free_prior": dict(zip(labels, cf_prior.round(4).tolist(), strict=True)),
         "results": res,
@@ -501,6 +521,8 @@ def main() -> None:
     sb.add_argument("--batch-size", type=int, default=32)
     sb.add_argument("--check", type=int, default=20, help="tweets checked against the pipeline")
     sb.add_argument("--prior", action="store_true", help="also score the 1,960 val tweets")
+    sb.add_argument("--forms", default=None,
+                    help="reuse the test tweets' form scores saved by an earlier run (.npy)")
     p = sub.add_parser("ppl")
     p.add_argument("--model", required=True)
     p.add_argument("--tag", required=True)

@@ -60,11 +60,12 @@ NOTES = """\
   class of the evaluated tweets (an optimistic constant predictor: it knows the test
   distribution), and copying the English source as the "translation". The published TweetEval
   baselines (toxicity) are quoted from Barbieri et al. (2020), not re-run.
-- **Defaults follow these figures**: sentiment uses the classifier head (MiniLM + logistic
-  regression trained on TweetEval sentiment val, temperature-calibrated on held-out tweets;
-  `scripts/train_heads.py`); zero-shot classification uses the method with the higher mean
-  macro-F1 on the zero-shot dev set (TweetEval val tweets of three tasks with their label words
-  as free labels: data we did not write); summarization uses the better of extractive and lead
+- **Defaults follow these figures**: sentiment uses the classifier head (logistic regression
+  on SmolLM2-135M's mean hidden state after layer 15, trained on TweetEval sentiment val,
+  temperature-calibrated on held-out tweets; `scripts/train_heads.py`); zero-shot
+  classification uses the method with the higher mean macro-F1 on the zero-shot dev set
+  (TweetEval val tweets of three tasks with their label words as free labels: data we did not
+  write); summarization uses the better of extractive and lead
   by ROUGE-1 on FRANK, and abstractive only for a model recorded above lead-3
   (`src/ponder/data/summarization_figures.json`, written by the summarization run).
 - **The default model is SmolLM2-135M-Instruct (Q4_1)**, and the LLM rows are its figures. At

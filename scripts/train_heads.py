@@ -3,9 +3,10 @@
 Run:  .venv/bin/python scripts/train_heads.py [--tweeteval ../shared/datasets/tweeteval]
                                               [--only sentiment,offensive,hate] [--cache DIR]
 
-Each head is a multinomial logistic regression on all-MiniLM-L6-v2 embeddings
-(``ponder.tasks.head.EmbeddingHead``), class-balanced, then temperature-calibrated on held-out
-data; the test splits are never read here.
+Each head is a multinomial logistic regression (``ponder.tasks.head.EmbeddingHead``),
+class-balanced, then temperature-calibrated on held-out data; the test splits are never read
+here. The features: SmolLM2-135M's mean hidden state after layer 15 (``smollm2-hidden``) for
+sentiment, all-MiniLM-L6-v2 embeddings for offensive and hate (``--embedder`` sets one for all).
 
 - ``sentiment``: TweetEval sentiment ``val`` (2,000 tweets; its train split is not available
   offline), split 80/20 stratified with seed 0. The L2 penalty is chosen by 5-fold
@@ -40,10 +41,12 @@ from ponder.evaluate.text_metrics import macro_f1  # noqa: E402
 from ponder.tasks.head import HEADS_DIR, EmbeddingHead  # noqa: E402
 
 SEED = 0
-L2_GRID = (1e-3, 1e-2, 3e-2, 0.1)
+L2_GRID = (1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 L2_GRID_BINARY = (1e-3, 1e-2, 0.1)
+EMBEDDERS = {"sentiment": "smollm2-hidden", "offensive": "minilm", "hate": "minilm"}
 DESCRIPTIONS = {
-    "sentiment": "MiniLM + logistic regression, TweetEval sentiment val",
+    "sentiment": "SmolLM2-135M hidden states (layer 15, mean) + logistic regression, "
+                 "TweetEval sentiment val",
     "offensive": "MiniLM + logistic regression, TweetEval offensive train",
     "hate": "MiniLM + logistic regression, TweetEval hate train",
 }
@@ -145,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tweeteval", type=Path, default=ROOT.parent / "shared/datasets/tweeteval")
     ap.add_argument("--only", default="sentiment,offensive,hate")
-    ap.add_argument("--embedder", default="minilm")
+    ap.add_argument("--embedder", default=None,
+                    help="features for every head (default: smollm2-hidden for sentiment, "
+                    "minilm for offensive and hate)")
     ap.add_argument("--cache", type=Path,
                     default=Path.home() / ".cache" / "ponder" / "head-embeddings")
     ap.add_argument("--out", type=Path, default=HEADS_DIR)
@@ -155,15 +160,15 @@ def main(argv: list[str] | None = None) -> int:
             f"TweetEval not found at {args.tweeteval}: expected the folders sentiment/, "
             "offensive/, hate/ there (pass --tweeteval DIR)"
         )
-    embedder = load_embedder(args.embedder)
     report: dict[str, Any] = {}
     for task in [t.strip() for t in args.only.split(",") if t.strip()]:
+        if task not in EMBEDDERS:
+            raise SystemExit(f"unknown head {task!r}: sentiment, offensive or hate")
+        embedder = load_embedder(args.embedder or EMBEDDERS[task])
         if task == "sentiment":
             head, fig = train_sentiment(args.tweeteval, embedder, args.cache)
-        elif task in ("offensive", "hate"):
-            head, fig = train_binary(task, args.tweeteval, embedder, args.cache)
         else:
-            raise SystemExit(f"unknown head {task!r}: sentiment, offensive or hate")
+            head, fig = train_binary(task, args.tweeteval, embedder, args.cache)
         path = head.save(args.out / f"{task}.npz")
         fig.update(head.info.get("calibration", {}))
         fig["bytes"] = path.stat().st_size

@@ -36,6 +36,7 @@ def test_known_names() -> None:
         "minilm-openvino",
         "minilm-openvino-bf16",
         "minilm-openvino-int8",
+        "smollm2-hidden",
     }
     assert set(available_embedders()) <= set(known_embedders())
     assert {"hash", "minilm", "minilm-torch", "minilm-onnx"} <= set(available_embedders())

@@ -91,19 +91,21 @@ def test_save_and_load_round_trip_is_small(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "labels"),
-    [("sentiment", ("negative", "neutral", "positive")),
-     ("offensive", ("not-offensive", "offensive")),
-     ("hate", ("hate", "not-hate"))],
+    ("name", "labels", "dim", "embedder_id"),
+    [("sentiment", ("negative", "neutral", "positive"), 576,
+      "SmolLM2-135M-Instruct-Q4_1/layer15-mean"),
+     ("offensive", ("not-offensive", "offensive"), 384, "all-MiniLM-L6-v2"),
+     ("hate", ("hate", "not-hate"), 384, "all-MiniLM-L6-v2")],
 )
-def test_shipped_heads_load_with_their_shape_and_embedder(name: str, labels: tuple) -> None:
+def test_shipped_heads_load_with_their_shape_and_embedder(
+        name: str, labels: tuple, dim: int, embedder_id: str) -> None:
     path = HEADS_DIR / f"{name}.npz"
     assert path.stat().st_size < 8_000  # a few KB
     head = EmbeddingHead.load(path)
     assert head.labels == labels
-    assert head.weights.shape == (len(labels), 384) and head.bias.shape == (len(labels),)
+    assert head.weights.shape == (len(labels), dim) and head.bias.shape == (len(labels),)
     assert head.weights.dtype == np.float32
-    assert head.embedder_id == "all-MiniLM-L6-v2"
+    assert head.embedder_id == embedder_id
     assert 0.05 < head.temperature < 20
     cal = head.info["calibration"]
     assert cal["n"] > 100 and cal["ece_after"] <= cal["ece_before"] + 0.01

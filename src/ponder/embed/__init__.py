@@ -12,6 +12,8 @@ name                      backend
 ``minilm-openvino-bf16``  OpenVINO bf16 (``openvino`` and a CPU with native bf16)
 ``minilm-openvino-int8``  OpenVINO on a statically quantised int8 export (``openvino``)
 ``hash``                  ``HashEmbedder``: deterministic, no model (tests, demos); ``dim=64``
+``smollm2-hidden``        features for classifier heads: SmolLM2-135M's mean hidden state after
+                          layer 15 (transformers; not for collections)
 ``path/to/folder``        a fine-tuned MiniLM folder (``ponder finetune embedder --out``)
 ========================  ==================================================================
 
@@ -46,6 +48,7 @@ from typing import Any
 from ponder.config import load_settings
 from ponder.embed.base import Embedder
 from ponder.embed.fake import HashEmbedder
+from ponder.embed.llm_hidden import LLMHiddenStates
 from ponder.embed.minilm import MiniLMEmbedder, TorchMiniLM
 from ponder.embed.minilm_onnx import OnnxInt8MiniLM, OnnxMiniLM
 from ponder.embed.minilm_openvino import (
@@ -64,6 +67,7 @@ _BACKENDS: dict[str, type[Embedder]] = {
     "minilm-openvino": OpenVINOMiniLM,
     "minilm-openvino-bf16": OpenVINOBf16MiniLM,
     "minilm-openvino-int8": OpenVINOInt8MiniLM,
+    "smollm2-hidden": LLMHiddenStates,
 }
 DEFAULT = "minilm"
 # Fastest first, as measured by bench/embedders.py (see bench/results/embedders.json).

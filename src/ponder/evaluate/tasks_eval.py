@@ -238,7 +238,7 @@ def eval_sentiment(
     majority = Counter(gold).most_common(1)[0][0]
     systems = [_classification_row(f"majority class ({majority})", gold, [majority] * len(gold),
                                    labels, 0.0)]
-    head = pipeline("sentiment", labels=labels)  # the head brings its own embedder (MiniLM)
+    head = pipeline("sentiment", labels=labels)  # the head brings its own embedder
     hprobs, secs = _timed(lambda: head.probabilities_batch(texts))
     if progress:
         progress(len(texts))

@@ -16,6 +16,12 @@ yes/no question about the hypothesis ``"This text is about {label}."``, scored
 Every result has ``label`` and ``score`` (the best label), ``scores`` (every label, best
 first), ``method`` and, for multi-label, ``labels`` (those scoring at least ``threshold``).
 
+A model's label bias can be divided out (each probability over the prior, renormalised):
+``calibrate=True`` measures the prior on content-free inputs (``N/A``, ``[MASK]``, empty;
+Zhao et al. 2021); ``prior=`` gives it, and ``fit_prior(texts)`` measures it as the mean
+predicted distribution over unlabeled texts from the same source (batch calibration, Zhou
+et al. 2024), which measured better on TweetEval (``docs/benchmarks.md``).
+
 >>> from ponder.embed.fake import HashEmbedder
 >>> clf = ZeroShotClassifier(labels="sports,cooking", embedder=HashEmbedder(dim=256))
 >>> r = clf("The football match ended in extra time; sports fans cheered.")
@@ -30,7 +36,7 @@ ponder.errors.ConfigError: method='votes': use one of embedding (similarity), ll
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,6 +85,7 @@ class ClassifyOptions(PromptOptions):
     hypothesis_template: str | None = None
     normalize: str = "auto"
     calibrate: bool = False
+    prior: Mapping[str, float] | Sequence[float] | None = None
     threshold: float = 0.5
     similarity_temperature: float = 0.05
     similarity_threshold: float = 0.25
@@ -114,8 +121,8 @@ class ClassifyOptions(PromptOptions):
                 "hypothesis_template needs exactly one variable, {label}: e.g. "
                 "'This text is about {label}.'"
             )
-        self._set(method=method,
-                  labels=check_labels(labels, minimum=1 if self.multi_label else 2))
+        labels = check_labels(labels, minimum=1 if self.multi_label else 2)
+        self._set(method=method, labels=labels, prior=_check_prior(self.prior, labels))
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,14 +201,16 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
         """One probability per label (in ``self.labels`` order), calibrated if asked."""
         llm = self.options.method == "llm"
         probs = self._llm_probs(text) if llm else self._embedding_probs(text)
-        if self.options.calibrate:
-            prior = self.prior()
-            if self.options.multi_label:
-                probs = [calibrate([p, 1 - p], [q, 1 - q])[0] for p, q in zip(probs, prior,
-                                                                                strict=True)]
-            else:
-                probs = calibrate(probs, prior)
-        return probs
+        return self._calibrated(probs)
+
+    def _calibrated(self, probs: list[float]) -> list[float]:
+        if not (self.options.calibrate or self.options.prior is not None):
+            return probs
+        prior = self.prior()
+        if self.options.multi_label:
+            return [calibrate([p, 1 - p], [q, 1 - q])[0] for p, q in zip(probs, prior,
+                                                                           strict=True)]
+        return calibrate(probs, prior)
 
     def probabilities_batch(self, texts: Sequence[str]) -> np.ndarray:
         """``probabilities`` for many texts ``(n, n_labels)``; the embedding method embeds
@@ -212,20 +221,14 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
         if self._hyp_vecs is None:
             self._hyp_vecs = unit_rows(emb.embed([self._hyp(lab) for lab in self.labels]))
         sims = unit_rows(emb.embed(list(texts))) @ self._hyp_vecs.T
-        out = [self._embedding_probs("", row) for row in sims]
-        if self.options.calibrate:
-            prior = self.prior()
-            if self.options.multi_label:
-                out = [[calibrate([p, 1 - p], [q, 1 - q])[0] for p, q in zip(ps, prior,
-                                                                                strict=True)]
-                       for ps in out]
-            else:
-                out = [calibrate(ps, prior) for ps in out]
-        return np.array(out)
+        return np.array([self._calibrated(self._embedding_probs("", row)) for row in sims])
 
     def prior(self) -> list[float]:
-        """The label distribution for content-free inputs (``N/A``, ``[MASK]``, empty),
-        averaged: the model's bias that ``calibrate=True`` divides out. Computed once."""
+        """The label bias divided out when calibrating: ``prior`` when given (or fitted by
+        ``fit_prior``), else the label distribution for content-free inputs (``N/A``,
+        ``[MASK]``, empty), averaged and computed once."""
+        if self.options.prior is not None:
+            return list(self.options.prior)
         if self._prior is None:
             runs = [
                 self._llm_probs(cf) if self.options.method == "llm"
@@ -235,13 +238,38 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
             self._prior = [float(np.mean(col)) for col in zip(*runs, strict=True)]
         return self._prior
 
-    def _run(self, text: str) -> LabelResult:
+    def fit_prior(self, texts: Sequence[str]) -> ZeroShotClassifier:
+        """A copy whose ``prior`` is the mean uncalibrated label distribution over ``texts``
+        (unlabeled texts like those to classify, e.g. the training inputs): batch calibration.
+        Sharing the loaded models.
+
+        >>> from ponder.llm.fake import ScriptedGenerator
+        >>> g = ScriptedGenerator(logprobs=lambda p, c: {"yes": -0.1}.get(c, -2.0))
+        >>> clf = ZeroShotClassifier(labels="yes,no", method="llm", model=g)
+        >>> clf("a").label, clf.fit_prior(["a", "b"])("a").score
+        ('yes', 0.5)
+        """
+        texts = list(texts)
+        if not texts:
+            raise ConfigError("fit_prior needs at least one text to average over")
+        plain = self.replace(calibrate=False, prior=None)
+        if self.options.method != "llm":
+            probs = plain.probabilities_batch(texts)
+        else:
+            probs = np.array([plain._raw_probs(t)[0] for t in texts])
+        return self.replace(prior=tuple(float(p) for p in probs.mean(0)))  # type: ignore[return-value]
+
+    def _raw_probs(self, text: str) -> tuple[list[float], bool]:
         truncated = False
         if self.options.method == "llm":
             gen = self.generator
             budget = self.text_budget(gen, reserve=PROMPT_RESERVE, labels=", ".join(self.labels))
             text, truncated = self.fit_text(gen, text, budget)
-        return self.result(self.probabilities(text), truncated=truncated)
+        return self.probabilities(text), truncated
+
+    def _run(self, text: str) -> LabelResult:
+        probs, truncated = self._raw_probs(text)
+        return self.result(probs, truncated=truncated)
 
     def result(self, probs: Sequence[float], *, truncated: bool = False) -> LabelResult:
         """The ``LabelResult`` for one probability per label (in ``self.labels`` order)."""
@@ -249,6 +277,10 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
         chosen = None
         if self.options.multi_label:
             chosen = [self.labels[i] for i in order if probs[i] >= self.options.threshold]
+        detail = None
+        if self.options.prior is not None:
+            detail = "prior divided out: " + ", ".join(
+                f"{lab} {q:.3f}" for lab, q in zip(self.labels, self.options.prior, strict=True))
         return LabelResult(
             label=self.labels[order[0]],
             score=round(float(probs[order[0]]), 6),
@@ -256,6 +288,7 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
             labels=chosen,
             method=str(self.options.method),
             truncated=truncated,
+            method_detail=detail,
         )
 
 
@@ -266,6 +299,40 @@ def unit_rows(x: Any) -> np.ndarray:
     """The rows of ``x`` scaled to unit length (float32; a zero row stays zero)."""
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _check_prior(prior: Mapping[str, float] | Sequence[float] | None,
+                 labels: tuple[str, ...]) -> tuple[float, ...] | None:
+    """``prior`` as one positive value per label, in ``labels`` order (a mapping by label
+    name, any case, or a sequence in label order).
+
+    >>> _check_prior({"No": 1, "yes": 3}, ("yes", "no"))
+    (3.0, 1.0)
+    """
+    if prior is None:
+        return None
+    if isinstance(prior, Mapping):
+        given = {" ".join(str(k).split()).lower(): v for k, v in prior.items()}
+        if sorted(given) != sorted(lab.lower() for lab in labels):
+            raise ConfigError(
+                f"prior names the labels {', '.join(sorted(given))}; give one value for each "
+                f"of {', '.join(labels)}"
+            )
+        values = [given[lab.lower()] for lab in labels]
+    else:
+        values = list(prior)
+        if len(values) != len(labels):
+            raise ConfigError(
+                f"prior has {len(values)} values for {len(labels)} labels ({', '.join(labels)}): "
+                "give one per label, in order, or a mapping label -> probability"
+            )
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ConfigError(f"prior values must be numbers, got {values!r}") from None
+    if not all(math.isfinite(v) and v > 0 for v in out):
+        raise ConfigError(f"prior values must be positive numbers, got {list(out)}")
+    return out
 
 
 def _sigmoid(x: float) -> float:

@@ -1,7 +1,8 @@
 """``EmbeddingHead``: a small classifier trained on an embedder's vectors, calibrated, shipped.
 
 A multinomial logistic regression (softmax over ``W x + b``) on the embedding of a text,
-trained in numpy (full-batch gradient descent with Adam, an L2 penalty, optional class
+trained in numpy (full-batch gradient descent with Adam, its step decayed linearly to zero,
+an L2 penalty, optional class
 weights so that rare classes count as much as frequent ones), then **calibrated** by
 temperature scaling: one scalar ``T`` dividing the logits, fitted by minimising the negative
 log-likelihood on held-out data (Guo et al. 2017). ``predict_proba`` returns calibrated
@@ -126,8 +127,12 @@ class EmbeddingHead:
             mb = b1 * mb + (1 - b1) * gb
             vb = b2 * vb + (1 - b2) * gb * gb
             c1, c2 = 1 - b1**step, 1 - b2**step
-            w -= lr * (mw / c1) / (np.sqrt(vw / c2) + eps)
-            b -= lr * (mb / c1) / (np.sqrt(vb / c2) + eps)
+            # the step size decays linearly to zero: with a fixed one, Adam keeps jittering
+            # around the optimum by about ``lr`` per weight, which swamps the small weights a
+            # strong L2 penalty wants (measured: 0.59 vs 0.62 macro-F1, sentiment head)
+            rate = lr * (1 - (step - 1) / epochs)
+            w -= rate * (mw / c1) / (np.sqrt(vw / c2) + eps)
+            b -= rate * (mb / c1) / (np.sqrt(vb / c2) + eps)
         w_raw = w.astype(np.float64) / std
         b_raw = b.astype(np.float64) - w_raw @ mean
         meta = dict(info or {})
@@ -233,9 +238,12 @@ class EmbeddingHead:
         """An embedder making the vectors this head was trained on (``minilm`` for
         all-MiniLM-L6-v2, ``hash`` of the same dimension for the test fakes)."""
         from ponder.embed import load_embedder
+        from ponder.embed.llm_hidden import LLMHiddenStates
 
         if self.embedder_id == "all-MiniLM-L6-v2":
             return load_embedder("minilm")
+        if self.embedder_id == LLMHiddenStates().model_id:
+            return load_embedder("smollm2-hidden")
         if self.embedder_id.startswith("hash-") and self.embedder_id[5:].isdigit():
             return load_embedder("hash", dim=int(self.embedder_id[5:]))
         try:

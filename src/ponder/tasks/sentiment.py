@@ -1,10 +1,11 @@
 """Sentiment analysis: a trained classifier head by default, or label scoring by the LLM.
 
-- ``method="head"`` (default): a logistic regression on all-MiniLM-L6-v2 embeddings trained
-  on TweetEval sentiment ``val`` and temperature-calibrated on held-out tweets
-  (``ponder/data/heads/sentiment.npz``, written by ``scripts/train_heads.py``). It measured
-  best on TweetEval sentiment test (``docs/benchmarks.md``). Labels: ``negative, neutral,
-  positive``; no generator is loaded.
+- ``method="head"`` (default): a logistic regression on the shipped SmolLM2-135M's mean hidden
+  state after layer 15 (``ponder.embed.llm_hidden``, through transformers; no text is
+  generated), trained on TweetEval sentiment ``val`` and temperature-calibrated on held-out
+  tweets (``ponder/data/heads/sentiment.npz``, written by ``scripts/train_heads.py``). It
+  measured best on TweetEval sentiment test, ahead of the same head on all-MiniLM-L6-v2
+  embeddings (``docs/benchmarks.md``). Labels: ``negative, neutral, positive``.
 - ``method="llm"``: a zero-shot classifier with a sentiment prompt; the confidence is the
   softmax of the labels' log-probabilities as the model's reply (``ponder.tasks.scoring``).
   Any labels (``labels=``).
@@ -63,10 +64,10 @@ class SentimentOptions(ClassifyOptions):
                     "the sentiment head gives one label per text: multi_label needs "
                     "method='llm' or 'embedding'"
                 )
-            if self.calibrate:
+            if self.calibrate or self.prior is not None:
                 raise ConfigError(
                     "the sentiment head is calibrated already (temperature scaling on held-out "
-                    "tweets): --calibrate applies to --method llm or embedding"
+                    "tweets): --calibrate and --prior-from apply to --method llm or embedding"
                 )
             known = self.head.labels if self.head is not None else HEAD_LABELS
             if self.labels is None:

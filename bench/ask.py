@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import random
 import subprocess
 import sys
 import time
@@ -97,6 +98,10 @@ def run_part(args: argparse.Namespace, part: str) -> None:
         out["extractive"] = records_json(recs)
     else:
         subset = sample_examples(examples, args.auto_limit)
+        if args.exclude_spread:  # the rest of an earlier spread run, in a seeded random order
+            done = {e.id for e in sample_examples(examples, args.exclude_spread)}
+            subset = [e for e in subset if e.id not in done]
+            random.Random(0).shuffle(subset)  # a run the budget stops is a random sample
         gen = load_generator(args.model)
         gen.count_tokens("warm up")
         meta["prompt_tokens_per_second_before"] = round(prompt_rate(gen), 1)
@@ -232,10 +237,38 @@ def report(args: argparse.Namespace) -> None:
     print("\n".join(md))
 
 
+def combine(args: argparse.Namespace) -> None:
+    """Pool auto runs over disjoint questions (``--combine``), e.g. the 200 spread questions
+    and a run of the other 990 (``--exclude-spread 200``): auto, generative and the
+    held-out half over every question they covered; ``ask_modes_all.json``."""
+    runs = [json.loads((RESULTS / f"{name}.json").read_text()) for name in
+            args.combine.split(",")]
+    recs = {k: [QARecord(**r) for run in runs for r in run[k]] for k in ("auto", "generative")}
+    ids = [r.id for r in recs["auto"]]
+    if len(ids) != len(set(ids)):
+        sys.exit("the runs overlap: pool runs over disjoint questions")
+    paragraphs, examples = load_squad(DATASETS / "xquad" / "xquad.en.json")
+    _, fit = _split(paragraphs)
+    article_of = {ex.id: ex.paragraph_id.rsplit("-", 1)[0] for ex in examples}
+    held = [r for r in recs["auto"] if article_of[r.id] not in fit]
+    save("ask_modes_all", {
+        "runs": args.combine.split(","), "meta": [run["meta"] for run in runs],
+        "questions": len(ids), "of": len(examples),
+        "auto": summarize(recs["auto"]), "generative": summarize(recs["generative"]),
+        "auto_held_out_articles": summarize(held),
+    })
+    print(json.dumps({"questions": len(ids), "auto": summarize(recs["auto"])}, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--legacy", action="store_true", help="the RAG vs closed book / chains run")
-    ap.add_argument("--part", choices=("extractive", "auto", "report"), default="report")
+    ap.add_argument("--part", choices=("extractive", "auto", "report", "combine"),
+                    default="report")
+    ap.add_argument("--exclude-spread", type=int, default=0,
+                    help="auto: leave out the questions of an earlier --auto-limit N run")
+    ap.add_argument("--combine", default="ask_modes.auto,ask_modes_rest.auto",
+                    help="combine: the auto runs (result names) to pool")
     ap.add_argument("--auto-limit", type=int, default=400)
     ap.add_argument("--budget", type=float, default=2700, help="seconds for the auto run")
     ap.add_argument("--limit", type=int, default=40)
@@ -248,6 +281,8 @@ def main() -> None:
         args.name = args.name or "ask_modes"
         if args.part == "report":
             report(args)
+        elif args.part == "combine":
+            combine(args)
         else:
             run_part(args, args.part)
         return

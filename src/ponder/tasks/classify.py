@@ -256,10 +256,11 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
         if self.options.method != "llm":
             probs = plain.probabilities_batch(texts)
         else:
-            probs = np.array([plain._raw_probs(t)[0] for t in texts])
+            probs = np.array([plain._window_probs(t)[0] for t in texts])
         return self.replace(prior=tuple(float(p) for p in probs.mean(0)))  # type: ignore[return-value]
 
-    def _raw_probs(self, text: str) -> tuple[list[float], bool]:
+    def _window_probs(self, text: str) -> tuple[list[float], bool]:
+        """``probabilities`` of ``text`` cut to the model's window (llm), and whether it was."""
         truncated = False
         if self.options.method == "llm":
             gen = self.generator
@@ -268,7 +269,7 @@ class ZeroShotClassifier(Task[ClassifyOptions, LabelResult]):
         return self.probabilities(text), truncated
 
     def _run(self, text: str) -> LabelResult:
-        probs, truncated = self._raw_probs(text)
+        probs, truncated = self._window_probs(text)
         return self.result(probs, truncated=truncated)
 
     def result(self, probs: Sequence[float], *, truncated: bool = False) -> LabelResult:

@@ -22,6 +22,19 @@ def home(_isolated_home: Path) -> Path:
     return _isolated_home
 
 
+@pytest.fixture(scope="module")
+def one_faiss_thread():
+    """FAISS on one OpenMP thread for a module's tests (``pytestmark =
+    pytest.mark.usefixtures("one_faiss_thread")``): tiny FAISS jobs on a busy machine are much
+    faster without OpenMP's spinning threads."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
 def dataset(name: str) -> Path:
     path = DATASETS / name
     if not path.exists():

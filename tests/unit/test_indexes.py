@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 
-import faiss
 import numpy as np
 import pytest
 
@@ -20,12 +19,7 @@ from ponder.testing.contracts import VectorIndexContract
 DIM = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread():
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 class TestEveryIndexType(VectorIndexContract):

@@ -4,7 +4,6 @@ scoring reconstructed vectors, and the planner's per-filter cache follows writes
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 import pytest
 
@@ -16,12 +15,7 @@ from ponder.types import Chunk
 DIM = 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread():
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 @pytest.fixture

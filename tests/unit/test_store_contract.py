@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import shutil
 
-import faiss
 import numpy as np
 import pytest
 
@@ -28,13 +27,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread():
-    """Tiny FAISS jobs on a busy machine are much faster without OpenMP's spinning threads."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 def clustered(n: int, seed: int) -> np.ndarray:

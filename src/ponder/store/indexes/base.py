@@ -258,6 +258,23 @@ class VectorIndex(ABC):
         index cannot (the planner then uses ``reconstruct``)."""
         return None
 
+    def _top_rows(
+        self, storage: faiss.IndexFlat, query: np.ndarray, rows: np.ndarray,
+        row_pks: np.ndarray, k: int,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``exact_top`` over the ``rows`` of a flat ``storage`` (``top_by_labels``), as
+        ``(scores, pks)`` padded with ``(-inf, -1)``; ``row_pks[row]`` is a row's pk."""
+        found = top_by_labels(self.metric, storage, query, rows, k)
+        if found is None:
+            return None
+        raw, labels = found
+        ok = labels >= 0
+        scores = np.full(k, -np.inf, dtype=np.float32)
+        out = np.full(k, -1, dtype=np.int64)
+        scores[ok] = self.to_scores(raw[ok])
+        out[ok] = row_pks[labels[ok]]
+        return scores, out
+
     def knobs(self, effort: float = 1.0) -> dict[str, Any]:
         """The search settings an ``effort`` maps to (for plans and explain)."""
         return {}

@@ -18,7 +18,7 @@ import faiss
 import numpy as np
 
 from ponder.errors import VectorIndexError
-from ponder.store.indexes.base import Selection, VectorIndex, top_by_labels
+from ponder.store.indexes.base import Selection, VectorIndex
 
 _FAISS_METRIC = {
     "cosine": faiss.METRIC_INNER_PRODUCT,
@@ -111,18 +111,7 @@ class FlatIndex(VectorIndex):
         pos = np.minimum(np.searchsorted(keys, pks), max(len(keys) - 1, 0))
         if not len(keys) or not np.array_equal(keys[pos], pks):
             raise VectorIndexError("exact_top: some pks are not in the flat index")
-        found = top_by_labels(
-            self.metric, faiss.downcast_index(self.index.index), query, rows[pos], k
-        )
-        if found is None:
-            return None
-        raw, labels = found
-        ok = labels >= 0
-        scores = np.full(k, -np.inf, dtype=np.float32)
-        out = np.full(k, -1, dtype=np.int64)
-        scores[ok] = self.to_scores(raw[ok])
-        out[ok] = ids[labels[ok]]
-        return scores, out
+        return self._top_rows(faiss.downcast_index(self.index.index), query, rows[pos], ids, k)
 
     def memory_bytes(self) -> int:
         return self.index.ntotal * (self.dim * 4 + 16)

@@ -31,7 +31,7 @@ import faiss
 import numpy as np
 
 from ponder.errors import VectorIndexError
-from ponder.store.indexes.base import Param, Selection, VectorIndex, top_by_labels
+from ponder.store.indexes.base import Param, Selection, VectorIndex
 from ponder.store.indexes.flat import faiss_metric, read_index, write_atomic
 
 log = logging.getLogger("ponder")
@@ -138,16 +138,7 @@ class HNSWIndex(VectorIndex):
         if not len(pks):
             return np.full(k, -np.inf, np.float32), np.full(k, -1, np.int64)
         storage = faiss.downcast_index(self.graph.storage)
-        found = top_by_labels(self.metric, storage, query, self._labels(pks), k)
-        if found is None:
-            return None
-        raw, labels = found
-        ok = labels >= 0
-        scores = np.full(k, -np.inf, dtype=np.float32)
-        out = np.full(k, -1, dtype=np.int64)
-        scores[ok] = self.to_scores(raw[ok])
-        out[ok] = self._ids()[labels[ok]]
-        return scores, out
+        return self._top_rows(storage, query, self._labels(pks), self._ids(), k)
 
     def keeps_vectors(self) -> bool:
         return True
